@@ -1,0 +1,150 @@
+"""Pre- and post-processing of IndicTrans2 inputs and outputs (Indic → English), matching the upstream
+IndicTransToolkit processor: punctuation normalization, Indic digits to ASCII, protection of e-mails, URLs, numbers
+and handles behind ``<IDn>`` placeholders, Indic normalization + tokenization, language tags; on the way back the
+placeholders are restored and the English is Moses-detokenized.
+
+Difference from upstream, on purpose: placeholders are numbered in order of first appearance (upstream iterates a
+Python ``set``, so its numbering changes from process to process), and the placeholder map travels with each
+sentence instead of through a shared queue, so concurrent batches cannot mix their maps.
+"""
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import regex
+from indicnlp.normalize.indic_normalize import IndicNormalizerFactory
+from indicnlp.tokenize import indic_tokenize
+from indicnlp.transliterate.unicode_transliterate import UnicodeIndicTransliterator
+from sacremoses import MosesDetokenizer
+
+# FLORES-200 codes the service accepts as sources → the ISO code indic-nlp uses for their script handling.
+FLORES_TO_ISO = {
+    "asm_Beng": "as", "awa_Deva": "hi", "ben_Beng": "bn", "bho_Deva": "hi", "brx_Deva": "hi", "doi_Deva": "hi",
+    "gom_Deva": "kK", "gon_Deva": "hi", "guj_Gujr": "gu", "hin_Deva": "hi", "hne_Deva": "hi", "kan_Knda": "kn",
+    "kas_Deva": "hi", "mag_Deva": "hi", "mai_Deva": "hi", "mal_Mlym": "ml", "mar_Deva": "mr", "mni_Beng": "bn",
+    "npi_Deva": "ne", "ory_Orya": "or", "pan_Guru": "pa", "san_Deva": "hi", "snd_Deva": "hi", "tam_Taml": "ta",
+    "tel_Telu": "te", "unr_Deva": "hi",
+}  # fmt: skip
+TARGET_LANG = "eng_Latn"
+
+# Indic digit blocks (Devanagari, Bengali, Gurmukhi, Gujarati, Oriya, Telugu, Kannada, Arabic-Indic, Extended
+# Arabic-Indic, Ol Chiki, Meetei Mayek) → ASCII digits.
+_DIGIT_ZEROS = (0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0CE6, 0x0660, 0x06F0, 0x1C50, 0xABF0)
+_DIGITS = {zero + i: str(i) for zero in _DIGIT_ZEROS for i in range(10)} | {0x0C67 + i: str(i + 1) for i in range(9)}
+
+_PUNCT_REPLACEMENTS = [
+    (regex.compile(r"\r"), ""),
+    (regex.compile(r"\(\s*"), "("),
+    (regex.compile(r"\s*\)"), ")"),
+    (regex.compile(r"\s:\s?"), ":"),
+    (regex.compile(r"\s;\s?"), ";"),
+    (regex.compile(r"[`´‘‚’]"), "'"),
+    (regex.compile(r"[„“”«»]"), '"'),
+    (regex.compile(r"[–—]"), "-"),
+    (regex.compile(r" %"), "%"),
+    (regex.compile(r" [?!;]"), lambda m: m.group(0).strip()),
+    (regex.compile(r"[ ]{2,}"), " "),
+    (regex.compile(r"\) ([\.!:?;,])"), r")\1"),
+    (regex.compile(r"(\d) %"), r"\1%"),
+    (regex.compile(r"\"([,\.]+)"), r'\1"'),
+    (regex.compile(r"(\d) (\d)"), r"\1.\2"),
+]
+
+# Order matters: e-mails before URLs (an e-mail contains a domain), numbers, then handles and hashtags.
+_EMAIL = regex.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,}")
+_URL = regex.compile(r"\b(?<![\w/.])(?:(?:https?|ftp)://)?(?:(?:[\w-]+\.)+(?!\.))(?:[\w/\-?#&=%.]+)+(?!\.\w+)\b")
+_NUMERAL = regex.compile(
+    r"(~?\d+\.?\d*\s?%?\s?-?\s?~?\d+\.?\d*\s?%|~?\d+%|\d+[-\/.,:']\d+[-\/.,:'+]\d+(?:\.\d+)?|\d+[-\/.:'+]\d+(?:\.\d+)?)"
+)
+_OTHER = regex.compile(r"[A-Za-z0-9]*[#|@]\w+")
+_PROTECTED = (
+    (_EMAIL, lambda m: True),
+    (_URL, lambda m: len(m.replace(".", "")) >= 4),
+    (_NUMERAL, lambda m: len(m.replace(" ", "").replace(".", "").replace(":", "")) >= 4),
+    (_OTHER, lambda m: True),
+)
+_WHITESPACE = regex.compile(r"\s+")
+
+# Spellings the model is known to give a placeholder in its output (the upstream list of "failure cases").
+_PLACEHOLDER_WORDS = (
+    "آی ڈی ", "ꯑꯥꯏꯗꯤ", "आईडी", "आई . डी . ", "आई . डी .", "आई. डी. ", "आई. डी.", "आय. डी. ", "आय. डी.", "आय . डी . ",
+    "आय . डी .", "आइ . डी . ", "आइ . डी .", "आइ. डी. ", "आइ. डी.", "ऐटि", "آئی ڈی ", "ᱟᱭᱰᱤ ᱾", "आयडी", "ऐडि", "आइडि", "ᱟᱭᱰᱤ",
+)  # fmt: skip
+
+
+def _placeholder_spellings(n: int) -> list[str]:
+    """Every way the model may write placeholder n back (bracket and spacing variants, both cases)."""
+    spellings = []
+    for tag in ("ID", "id"):
+        spellings += [f"<{tag}{n}>", f"< {tag}{n} >", f"[{tag}{n}]", f"[ {tag}{n} ]", f"[{tag} {n}]"]
+        spellings += [f"<{tag}{n}]", f"< {tag}{n}]", f"<{tag}{n} ]"]
+    for word in _PLACEHOLDER_WORDS:
+        spellings += [f"<{word}{n}>", f"< {word}{n} >", f"< {word} {n} >", f"<{word} {n}]", f"< {word} {n} ]"]
+        spellings += [f"[{word}{n}]", f"[{word} {n}]", f"[ {word}{n} ]", f"[ {word} {n} ]", f"{word} {n}", f"{word}{n}"]
+    return spellings
+
+
+@dataclass
+class PreparedSentence:
+    """A source line ready for the tokenizer, and what post-processing needs to restore its placeholders."""
+
+    text: str
+    placeholders: dict[str, str] = field(default_factory=dict)
+
+
+def normalize_punctuation(text: str) -> str:
+    for pattern, replacement in _PUNCT_REPLACEMENTS:
+        text = pattern.sub(replacement, text)
+    return text.strip()
+
+
+def protect_entities(text: str) -> tuple[str, dict[str, str]]:
+    """Replace e-mails, URLs, long numbers and handles by <ID1>, <ID2>, … and return the restoring map."""
+    placeholders: dict[str, str] = {}
+    serial = 1
+    for pattern, keep in _PROTECTED:
+        for match in dict.fromkeys(pattern.findall(text)):
+            if not keep(match):
+                continue
+            for spelling in _placeholder_spellings(serial):
+                placeholders[spelling] = match
+            text = text.replace(match, f"<ID{serial}>")
+            serial += 1
+    text = _WHITESPACE.sub(" ", text).replace(">/", ">").replace("]/", "]")
+    return text, placeholders
+
+
+@lru_cache(maxsize=None)
+def _normalizer(iso: str):
+    return IndicNormalizerFactory().get_normalizer(iso)
+
+
+_transliterator = UnicodeIndicTransliterator()
+_detokenizer = MosesDetokenizer(lang="en")
+
+
+def check_language_pair(src_lang: str, tgt_lang: str = TARGET_LANG) -> None:
+    if src_lang not in FLORES_TO_ISO or tgt_lang != TARGET_LANG:
+        supported = ", ".join(f"{s}→{TARGET_LANG}" for s in sorted(FLORES_TO_ISO))
+        raise ValueError(f"unsupported language pair {src_lang}→{tgt_lang}; supported: {supported}")
+
+
+def preprocess(sentence: str, src_lang: str = "hin_Deva", tgt_lang: str = TARGET_LANG) -> PreparedSentence:
+    """One raw source sentence → the tagged, tokenized line IndicTrans2 was trained on."""
+    check_language_pair(src_lang, tgt_lang)
+    iso = FLORES_TO_ISO[src_lang]
+    text = normalize_punctuation(sentence).translate(_DIGITS)
+    text, placeholders = protect_entities(text)
+    tokens = indic_tokenize.trivial_tokenize(_normalizer(iso).normalize(text.strip()), iso)
+    text = " ".join(tokens)
+    if src_lang.split("_")[1] not in ("Arab", "Aran", "Olck", "Mtei", "Latn"):
+        # The model's vocabulary is in Devanagari: other Indic scripts are mapped onto it.
+        text = _transliterator.transliterate(text, iso, "hi").replace(" ् ", "्")
+    return PreparedSentence(f"{src_lang} {tgt_lang} {text.strip()}", placeholders)
+
+
+def postprocess(decoded: str, placeholders: dict[str, str] | None = None) -> str:
+    """Model output (sentencepiece-decoded English) → final English: placeholders restored, detokenized."""
+    for spelling, original in (placeholders or {}).items():
+        decoded = decoded.replace(spelling, original)
+    return _detokenizer.detokenize(decoded.split(" "))
