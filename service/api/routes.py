@@ -1,0 +1,188 @@
+"""The HTTP endpoints. They decode requests, hand them to the pipeline and encode its results; nothing else."""
+
+import asyncio
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ..errors import ArticleTooLong, DeadlineExceeded, ModelNotReady, ShuttingDown, UnsupportedLanguage
+from ..pipeline import ArticleResult, JobOptions
+from ..text.indic_processing import check_language_pair
+from . import schemas
+
+router = APIRouter()
+ERRORS = {
+    status: {"model": schemas.ErrorOut, "description": text}
+    for status, text in {
+        400: "malformed JSON",
+        413: "body, article or batch over its limit",
+        415: "body is not JSON",
+        422: "invalid fields, empty text, or no Devanagari",
+        429: "queue full; retry after Retry-After seconds",
+        503: "models not loaded yet, or shutting down",
+        504: "the request deadline passed",
+    }.items()
+}
+
+try:
+    VERSION = version("hindi-news-service")
+except PackageNotFoundError:  # running from a source tree without installing
+    VERSION = "0.1.0"
+
+
+def _runtime(request: Request):
+    state = request.app.state
+    if state.shutting_down:
+        raise ShuttingDown("the service is shutting down; retry on another replica")
+    if not state.ready:
+        raise ModelNotReady("the models are still loading; retry when /readyz answers 200")
+    return state.runtime
+
+
+async def _run(request: Request, coroutine):
+    """Run the work under the request deadline; a caller that hangs up has its queued work dropped."""
+    task = asyncio.ensure_future(coroutine)
+
+    async def watch_disconnect():
+        while not task.done():
+            if await request.is_disconnected():
+                task.cancel()
+                return
+            await asyncio.sleep(0.25)
+
+    watcher = asyncio.create_task(watch_disconnect())
+    try:
+        done, _ = await asyncio.wait({task}, timeout=request.app.state.settings.request_timeout_s)
+        if not done:
+            task.cancel()
+            raise DeadlineExceeded(
+                f"not finished within {request.app.state.settings.request_timeout_s:g} s; its queued work was dropped"
+            )
+        if task.cancelled():
+            return JSONResponse({"error": {"code": "client_closed", "message": "client disconnected"}}, 499)
+        return task.result()
+    finally:
+        watcher.cancel()
+
+
+def _article_out(result: ArticleResult, runtime) -> schemas.ArticleOut:
+    translation = None
+    if result.translation_en is not None:
+        translation = schemas.Translation(en=result.translation_en, paragraphs=result.paragraphs_en or [])
+    return schemas.ArticleOut(
+        id=result.id,
+        summary=schemas.Summary(hi=result.summary_hi, en=result.summary_en),
+        translation=translation,
+        meta=schemas.ArticleMeta(
+            models=runtime.model_info(),
+            device=str(runtime.device),
+            dtype=runtime.dtypes,
+            input_tokens=result.input_tokens,
+            truncated=result.truncated,
+            timings_ms=schemas.Timings(**result.timings_ms),
+        ),
+    )
+
+
+@router.post(
+    "/summarize",
+    response_model=schemas.ArticleOut | schemas.SummarizeBatchOut,
+    responses=ERRORS,
+    summary="Translate a Hindi article into English and summarize it in Hindi and English",
+)
+async def summarize(body: schemas.SummarizeRequest, request: Request):
+    settings = request.app.state.settings
+    runtime = _runtime(request)
+    if body.articles is not None and len(body.articles) > settings.max_articles_per_request:
+        raise ArticleTooLong(
+            f"{len(body.articles)} articles in one request; the limit is {settings.max_articles_per_request}"
+        )
+    articles = [(a.id, a.text) for a in body.articles] if body.articles else [(body.id or "article-1", body.text)]
+    o = body.options
+    options = JobOptions(
+        translate=o.translate,
+        summary_languages=tuple(o.summary_languages),
+        long_article=o.long_article or settings.long_article_policy,
+        translation_num_beams=o.translation_num_beams,
+        summary_num_beams=o.summary_num_beams,
+    )
+    results = await _run(request, runtime.pipeline.process(articles, options))
+    if isinstance(results, JSONResponse):
+        return results
+    out = [_article_out(r, runtime) for r in results]
+    return out[0] if body.articles is None else schemas.SummarizeBatchOut(results=out)
+
+
+@router.post("/translate", response_model=schemas.TranslateOut, responses=ERRORS, summary="Translate text into English")
+async def translate(body: schemas.TranslateRequest, request: Request):
+    settings = request.app.state.settings
+    try:
+        check_language_pair(body.source_lang, body.target_lang)
+    except ValueError as exc:
+        raise UnsupportedLanguage(str(exc)) from None
+    runtime = _runtime(request)
+    texts = body.texts if body.texts is not None else [body.text]
+    if len(texts) > settings.max_texts_per_request:
+        raise ArticleTooLong(f"{len(texts)} texts in one request; the limit is {settings.max_texts_per_request}")
+    script = body.source_lang.split("_")[1]
+    label = len(texts) > 1
+    cleaned = [runtime.pipeline.clean(t, str(i) if label else "", script) for i, t in enumerate(texts)]
+
+    async def work():
+        jobs = [runtime.pipeline.translate_text(t, body.source_lang, body.num_beams) for t in cleaned]
+        return await asyncio.gather(*jobs)
+
+    results = await _run(request, work())
+    if isinstance(results, JSONResponse):
+        return results
+    common = {"source_lang": body.source_lang, "target_lang": body.target_lang}
+    if body.text is not None:
+        return schemas.TranslateOut(translation=results[0][0], paragraphs=results[0][1], **common)
+    items = [schemas.TranslationOut(translation=text, paragraphs=paragraphs) for text, paragraphs in results]
+    return schemas.TranslateOut(translations=items, **common)
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz():
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="200 once both models are loaded and warm, 503 before and while shutting down")
+async def readyz(request: Request):
+    state = request.app.state
+    if state.shutting_down:
+        return JSONResponse({"error": {"code": "shutting_down", "message": "shutting down"}}, 503)
+    if state.load_error is not None:
+        message = getattr(state.load_error, "message", str(state.load_error))
+        return JSONResponse({"error": {"code": "load_failed", "message": message}}, 503)
+    if not state.ready:
+        return JSONResponse({"error": {"code": "not_ready", "message": "models are loading"}}, 503)
+    return {"status": "ready"}
+
+
+@router.get("/info", summary="Models, revisions, device, dtype, limits and version")
+async def info(request: Request):
+    settings = request.app.state.settings
+    runtime = request.app.state.runtime
+    return {
+        "version": VERSION,
+        "ready": request.app.state.ready,
+        "models": runtime.model_info() if runtime else None,
+        "device": str(runtime.device) if runtime else None,
+        "dtype": runtime.dtypes if runtime else None,
+        "limits": {
+            "max_article_chars": settings.max_article_chars,
+            "max_articles_per_request": settings.max_articles_per_request,
+            "max_texts_per_request": settings.max_texts_per_request,
+            "max_request_bytes": settings.max_request_bytes,
+            "request_timeout_s": settings.request_timeout_s,
+            "max_queued_items": settings.max_queued_items,
+            "summary_input_tokens": settings.summary_input_tokens,
+        },
+        "decoding": {
+            "translation_num_beams": settings.translation_num_beams,
+            "summary_num_beams": settings.summary_num_beams,
+            "long_article_policy": settings.long_article_policy,
+        },
+    }

@@ -1,0 +1,148 @@
+"""Request and response bodies of the HTTP API (they generate the OpenAPI schema at /docs)."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_SEEDS = Path(__file__).resolve().parent.parent.parent / "seeds"
+_SEED_TEXT = (_SEEDS / "seed_article_hi.txt").read_text(encoding="utf-8") if _SEEDS.is_dir() else "भाजपा ने बैठक की।"
+MAX_ID_CHARS = 200
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SummarizeOptions(Strict):
+    translate: bool = Field(True, description="translate the whole article into English")
+    summary_languages: list[Literal["hi", "en"]] = Field(
+        default_factory=lambda: ["hi", "en"], max_length=2, description="summaries to return; [] for none"
+    )
+    long_article: Literal["lead", "chunked"] | None = Field(
+        None, description="over 512 tokens: lead = summarize the first 512 tokens (default), chunked = summarize "
+        "chunks, then their summaries"
+    )
+    translation_num_beams: int | None = Field(None, ge=1, le=8, description="IndicTrans2 beams (default 5)")
+    summary_num_beams: int | None = Field(None, ge=1, le=8, description="mT5 beams (default 4)")
+
+    @model_validator(mode="after")
+    def _something_to_do(self):
+        if not self.translate and not self.summary_languages:
+            raise ValueError("nothing to do: translate is false and summary_languages is empty")
+        if len(set(self.summary_languages)) != len(self.summary_languages):
+            raise ValueError("summary_languages has duplicates")
+        return self
+
+
+class ArticleIn(Strict):
+    id: str = Field(..., min_length=1, max_length=MAX_ID_CHARS)
+    text: str
+
+
+class SummarizeRequest(Strict):
+    """One article (``text``, optional ``id``) or several (``articles``), with shared ``options``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"id": "mp-bjp-370", "text": _SEED_TEXT, "options": {"translate": True}}]},
+    )
+    text: str | None = None
+    id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
+    articles: list[ArticleIn] | None = Field(None, min_length=1)
+    options: SummarizeOptions = Field(default_factory=SummarizeOptions)
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        if (self.text is None) == (self.articles is None):
+            raise ValueError("send either 'text' (one article) or 'articles' (several), not both or neither")
+        if self.articles is not None:
+            if self.id is not None:
+                raise ValueError("'id' goes inside each article when 'articles' is used")
+            ids = [a.id for a in self.articles]
+            if duplicates := sorted({i for i in ids if ids.count(i) > 1}):
+                raise ValueError(f"duplicate article ids: {', '.join(duplicates[:10])}")
+        return self
+
+
+class ModelRef(BaseModel):
+    id: str
+    revision: str
+
+
+class Timings(BaseModel):
+    split: float
+    translate: float
+    summarize: float
+    total: float
+
+
+class ArticleMeta(BaseModel):
+    models: dict[str, ModelRef]
+    device: str
+    dtype: dict[str, str]
+    input_tokens: int = Field(description="mT5 tokens of the whole article")
+    truncated: bool = Field(description="true when the lead policy summarized only the first 512 tokens")
+    timings_ms: Timings
+
+
+class Summary(BaseModel):
+    hi: str | None = None
+    en: str | None = None
+
+
+class Translation(BaseModel):
+    en: str
+    paragraphs: list[str]
+
+
+class ArticleOut(BaseModel):
+    id: str
+    summary: Summary
+    translation: Translation | None
+    meta: ArticleMeta
+
+
+class SummarizeBatchOut(BaseModel):
+    results: list[ArticleOut]
+
+
+class TranslateRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"text": _SEED_TEXT.splitlines()[0], "source_lang": "hin_Deva"}]},
+    )
+    text: str | None = None
+    texts: list[str] | None = Field(None, min_length=1)
+    source_lang: str = Field("hin_Deva", max_length=20)
+    target_lang: str = Field("eng_Latn", max_length=20)
+    num_beams: int | None = Field(None, ge=1, le=8)
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        if (self.text is None) == (self.texts is None):
+            raise ValueError("send either 'text' or 'texts', not both or neither")
+        return self
+
+
+class TranslationOut(BaseModel):
+    translation: str
+    paragraphs: list[str]
+
+
+class TranslateOut(BaseModel):
+    translation: str | None = Field(None, description="set for the 'text' form")
+    paragraphs: list[str] | None = Field(None, description="set for the 'text' form")
+    translations: list[TranslationOut] | None = Field(None, description="set for the 'texts' form, in order")
+    source_lang: str
+    target_lang: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    request_id: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

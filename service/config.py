@@ -1,0 +1,64 @@
+"""All settings of the service: one ``Settings`` object read from ``SUMMARIZER_*`` environment variables (or a
+``.env`` file). This is the only place defaults live; the README's configuration table mirrors it."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TRANSLATION_MODEL = "ai4bharat/indictrans2-indic-en-dist-200M"
+DEFAULT_SUMMARIZATION_MODEL = "csebuetnlp/mT5_multilingual_XLSum"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SUMMARIZER_", env_file=".env", extra="ignore")
+
+    # --- models ---------------------------------------------------------------------------------------------------
+    translation_model: str = Field(DEFAULT_TRANSLATION_MODEL, description="IndicTrans2 hub id or local directory")
+    summarization_model: str = Field(DEFAULT_SUMMARIZATION_MODEL, description="mT5 hub id or local directory")
+    model_revisions: dict[str, str] = Field(
+        default_factory=dict,
+        description="hub id → revision (commit) to use; models/manifest.json holds the project's pins",
+    )
+    models_dir: Path = Field(Path("models"), description="the model store written by `download-models`")
+    offline: bool = Field(False, description="never contact the hub; fail fast if files are missing")
+
+    # --- device ---------------------------------------------------------------------------------------------------
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto | cpu | cuda | cuda:N")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        "auto", description="auto = bfloat16 (or float16) on GPU, float32 on CPU"
+    )
+    cpu_quantize: Literal["none", "int8"] = Field("none", description="int8 = dynamic int8 Linear layers on CPU")
+    cpu_threads: int | None = Field(None, ge=1, description="torch threads on CPU; default: the cores available")
+    warmup: bool = Field(True, description="run one generation per model before /readyz says ready")
+
+    # --- server ---------------------------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    # --- request limits -------------------------------------------------------------------------------------------
+    max_article_chars: int = Field(20_000, ge=1, description="characters per article (413 above)")
+    max_articles_per_request: int = Field(16, ge=1)
+    max_texts_per_request: int = Field(64, ge=1, description="texts per /translate request")
+    max_request_bytes: int = Field(1_000_000, ge=1, description="request body size (413 above), checked before parsing")
+    request_timeout_s: float = Field(120.0, gt=0, description="deadline of one request (504 after it)")
+
+    # --- decoding -------------------------------------------------------------------------------------------------
+    translation_num_beams: int = Field(5, ge=1, le=8, description="IndicTrans2 beams (model card: 5)")
+    translation_max_new_tokens: int = Field(256, ge=1, le=512)
+    summary_num_beams: int = Field(4, ge=1, le=8, description="mT5 beams (model card: 4)")
+    summary_input_tokens: int = Field(512, ge=16, description="mT5 input limit (XL-Sum was trained on 512)")
+    long_article_policy: Literal["lead", "chunked"] = Field("lead", description="default policy over the limit")
+
+    # --- engine ---------------------------------------------------------------------------------------------------
+    translation_max_batch_tokens: int = Field(8192, ge=1, description="rows × longest row, per translation batch")
+    translation_max_batch_size: int = Field(64, ge=1)
+    summary_max_batch_tokens: int = Field(8192, ge=1)
+    summary_max_batch_size: int = Field(16, ge=1)
+    max_wait_ms: float = Field(5.0, ge=0, description="how long a batch may wait to fill")
+    max_queued_items: int = Field(4096, ge=1, description="queued sentences/articles per engine; 429 above")
+
+
+def get_settings() -> Settings:
+    return Settings()

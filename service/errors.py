@@ -1,0 +1,57 @@
+"""Typed errors raised deep in the service; ``service/api/errors.py`` maps them to HTTP in one place."""
+
+
+class ServiceError(Exception):
+    code = "internal_error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidText(ServiceError):
+    """Text the models cannot take: empty, whitespace only, or not in the expected script."""
+
+    def __init__(self, message: str, code: str = "invalid_text"):
+        super().__init__(message)
+        self.code = code
+
+
+class ArticleTooLong(ServiceError):
+    code = "article_too_long"
+
+
+class UnsupportedLanguage(ServiceError):
+    code = "unsupported_language"
+
+
+class Overloaded(ServiceError):
+    """The engine's queue is full; the caller should retry after ``retry_after_s``."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after_s: int = 1):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ModelNotReady(ServiceError):
+    code = "not_ready"
+
+
+class ShuttingDown(ServiceError):
+    code = "shutting_down"
+
+
+class DeadlineExceeded(ServiceError):
+    code = "deadline_exceeded"
+
+
+class InferenceFailed(ServiceError):
+    """One item failed inside the model even when run alone (e.g. out of memory on a single sentence)."""
+
+    code = "inference_failed"
+
+
+class ModelFilesMissing(ServiceError):
+    code = "model_files_missing"

@@ -1,0 +1,108 @@
+"""Where model files come from: a local directory, the project's ``models/`` store, or the Hugging Face hub cache.
+
+Only weights, configs and tokenizer files are ever fetched (``ALLOWED_FILES``); the IndicTrans2 repos' Python files
+are never downloaded, so nothing from the hub can be executed.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelFilesMissing
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+REQUIRED_FILES = {
+    "translation": ("config.json", "model.SRC", "model.TGT", "dict.SRC.json", "dict.TGT.json"),
+    "summarization": ("config.json", "spiece.model"),
+}
+OPTIONAL_FILES = ("generation_config.json", "tokenizer_config.json", "special_tokens_map.json")
+MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.json"
+REVISION_FILE = "REVISION"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    spec: str  # what the settings said: a hub id or a path
+    path: Path  # the local directory holding the files
+    revision: str  # a commit hash, "main", or "local"
+    origin: str  # "local" | "store" | "hub-cache"
+
+
+def pinned_revisions() -> dict[str, str]:
+    """hub id → revision, from models/manifest.json (settings' model_revisions override it)."""
+    if not MANIFEST.is_file():
+        return {}
+    return {m["id"]: m["revision"] for m in json.loads(MANIFEST.read_text())["models"]}
+
+
+def store_dir(models_dir: Path, hub_id: str) -> Path:
+    return Path(models_dir) / hub_id.replace("/", "--")
+
+
+def missing_files(directory: Path, kind: str) -> list[str]:
+    missing = [name for name in REQUIRED_FILES[kind] if not (directory / name).is_file()]
+    if not any((directory / name).is_file() for name in WEIGHT_FILES):
+        missing.append(" or ".join(WEIGHT_FILES))
+    return missing
+
+
+def _missing_message(spec: str, kind: str, missing: list[str], where: str) -> str:
+    setting = "SUMMARIZER_TRANSLATION_MODEL" if kind == "translation" else "SUMMARIZER_SUMMARIZATION_MODEL"
+    return (
+        f"The {kind} model '{spec}' is not available offline: {where} lacks {', '.join(missing)}. "
+        f"Fetch the default models once with `python -m service download-models` (writes ./models/), "
+        f"or point {setting} at a local directory holding the files."
+    )
+
+
+def resolve(spec: str, kind: str, models_dir: Path, revisions: dict[str, str], offline: bool) -> ModelSource:
+    """Find the files of one model, downloading them into the hub cache only when allowed."""
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        if missing := missing_files(local, kind):
+            raise ModelFilesMissing(_missing_message(spec, kind, missing, str(local)))
+        return ModelSource(spec, local.resolve(), _recorded_revision(local), "local")
+    stored = store_dir(models_dir, spec)
+    if stored.is_dir() and not missing_files(stored, kind):
+        return ModelSource(spec, stored.resolve(), _recorded_revision(stored), "store")
+    revision = revisions.get(spec) or pinned_revisions().get(spec, "main")
+    try:
+        path = download(spec, kind, revision, local_dir=None, local_files_only=offline)
+    except Exception as exc:  # hub unreachable, offline cache miss, unknown repo
+        where = f"neither {stored} nor the hub cache" if offline else f"the hub ({type(exc).__name__})"
+        raise ModelFilesMissing(_missing_message(spec, kind, missing_files(stored, kind), where)) from exc
+    return ModelSource(spec, path, revision, "hub-cache")
+
+
+def _recorded_revision(directory: Path) -> str:
+    marker = directory / REVISION_FILE
+    return marker.read_text().strip() if marker.is_file() else "local"
+
+
+def download(hub_id: str, kind: str, revision: str, local_dir: Path | None, local_files_only: bool = False) -> Path:
+    """Fetch weights, configs and tokenizer files (never code) of one model at a pinned revision."""
+    from huggingface_hub import HfApi, snapshot_download
+
+    patterns = list(REQUIRED_FILES[kind]) + list(OPTIONAL_FILES)
+    if local_files_only:
+        patterns += list(WEIGHT_FILES)
+        commit = revision
+    else:
+        info = HfApi().model_info(hub_id, revision=revision, files_metadata=False)
+        files = {s.rfilename for s in info.siblings or []}
+        patterns.append(next((w for w in WEIGHT_FILES if w in files), WEIGHT_FILES[-1]))
+        commit = info.sha or revision
+    path = Path(
+        snapshot_download(
+            hub_id,
+            revision=commit,
+            allow_patterns=patterns,
+            local_dir=local_dir,
+            local_files_only=local_files_only,
+        )
+    )
+    if missing := missing_files(path, kind):
+        raise FileNotFoundError(f"{hub_id}@{commit}: missing {', '.join(missing)}")
+    if local_dir is not None:
+        (path / REVISION_FILE).write_text(commit + "\n")
+    return path

@@ -1,0 +1,141 @@
+"""One job: split → translate + summarize → assemble. No model code here: the work goes through the engines."""
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import ArticleTooLong, InvalidText
+from .text.checks import clean_article
+from .text.splitting import split_article, split_sentences
+
+if TYPE_CHECKING:  # the API imports this module and must not pull in torch
+    from .engine.scheduler import BatchScheduler
+    from .summarization.summarizer import Summarizer
+    from .translation.translator import Translator
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    translate: bool = True
+    summary_languages: tuple[str, ...] = ("hi", "en")
+    long_article: str = "lead"
+    translation_num_beams: int | None = None
+    summary_num_beams: int | None = None
+
+
+@dataclass
+class ArticleResult:
+    id: str
+    summary_hi: str | None = None
+    summary_en: str | None = None
+    translation_en: str | None = None
+    paragraphs_en: list[str] | None = None
+    input_tokens: int = 0
+    truncated: bool = False
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        translator: "Translator",
+        summarizer: "Summarizer",
+        translation_engine: "BatchScheduler",
+        summary_engine: "BatchScheduler",
+        max_article_chars: int,
+    ):
+        self.translator = translator
+        self.summarizer = summarizer
+        self.translation_engine = translation_engine
+        self.summary_engine = summary_engine
+        self.max_article_chars = max_article_chars
+
+    def clean(self, text: str, label: str = "", script: str = "Deva") -> str:
+        """Validate one input text; errors name the article when there are several."""
+        where = f"article {label}: " if label else ""
+        if len(text) > self.max_article_chars:
+            raise ArticleTooLong(f"{where}{len(text)} characters, over the limit of {self.max_article_chars}")
+        try:
+            return clean_article(text, script)
+        except InvalidText as exc:
+            raise InvalidText(where + exc.message, exc.code) from None
+
+    # --- translation --------------------------------------------------------------------------------------------
+    async def translate_sentences(self, sentences: list[str], src_lang: str, num_beams: int | None) -> list[str]:
+        if not sentences:
+            return []
+        pieces = await asyncio.to_thread(self.translator.prepare, sentences, src_lang)
+        beams = num_beams or self.translator.num_beams
+        decoded = await self.translation_engine.run(
+            [p.input_ids for p in pieces], [len(p.input_ids) for p in pieces], key=beams
+        )
+        return await asyncio.to_thread(self.translator.finish, pieces, decoded, len(sentences))
+
+    async def translate_text(self, text: str, src_lang: str = "hin_Deva", num_beams: int | None = None):
+        """A whole text, paragraph-preserving: returns (English text, English paragraphs)."""
+        layout = split_article(text)
+        return layout.join(await self.translate_sentences(layout.sentences, src_lang, num_beams))
+
+    # --- summaries ----------------------------------------------------------------------------------------------
+    async def summarize_hindi(self, text: str, policy: str, num_beams: int | None):
+        prepared = await asyncio.to_thread(self.summarizer.prepare, text, policy)
+        beams = num_beams or self.summarizer.num_beams
+        parts = await self.summary_engine.run(prepared.rows, [len(r) for r in prepared.rows], key=beams)
+        if len(parts) > 1:
+            row = self.summarizer.second_pass(parts)
+            parts = await self.summary_engine.run([row], [len(row)], key=beams)
+        return parts[0], prepared
+
+    # --- the job ------------------------------------------------------------------------------------------------
+    async def process_article(self, article_id: str, text: str, options: JobOptions) -> ArticleResult:
+        started = time.perf_counter()
+        result = ArticleResult(id=article_id)
+        layout = split_article(text)
+        result.timings_ms["split"] = _ms_since(started)
+
+        async def translation():
+            t0 = time.perf_counter()
+            english = await self.translate_sentences(layout.sentences, "hin_Deva", options.translation_num_beams)
+            result.translation_en, result.paragraphs_en = layout.join(english)
+            result.timings_ms["translate"] = _ms_since(t0)
+
+        async def summaries():
+            t0 = time.perf_counter()
+            hindi, prepared = await self.summarize_hindi(text, options.long_article, options.summary_num_beams)
+            result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
+            if "hi" in options.summary_languages:
+                result.summary_hi = hindi
+            if "en" in options.summary_languages:
+                english = await self.translate_sentences(
+                    split_sentences(hindi), "hin_Deva", options.translation_num_beams
+                )
+                result.summary_en = " ".join(english)
+            result.timings_ms["summarize"] = _ms_since(t0)
+
+        jobs = [translation()] if options.translate else []
+        if options.summary_languages:
+            jobs.append(summaries())
+        else:  # the response still reports how long the article is in summarizer tokens
+            prepared = await asyncio.to_thread(self.summarizer.prepare, text, options.long_article)
+            result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
+        await asyncio.gather(*jobs)
+        result.timings_ms.setdefault("translate", 0.0)
+        result.timings_ms.setdefault("summarize", 0.0)
+        result.timings_ms["total"] = _ms_since(started)
+        return result
+
+    async def process(self, articles: list[tuple[str, str]], options: JobOptions) -> list[ArticleResult]:
+        """Every article validated first (nothing runs for a request with a bad one), then all concurrently."""
+        cleaned = [(article_id, self.clean(text, article_id if len(articles) > 1 else "")) for article_id, text in articles]
+        tasks = [asyncio.ensure_future(self.process_article(i, t, options)) for i, t in cleaned]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise

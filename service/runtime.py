@@ -1,0 +1,101 @@
+"""The composition root: from Settings to loaded models, running engines and a pipeline (and back down)."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from . import model_store
+from .config import Settings
+from .engine import device as devices
+from .engine.scheduler import BatchScheduler
+from .pipeline import JobOptions, Pipeline
+from .summarization.summarizer import load_summarizer
+from .translation.translator import load_translator
+
+log = logging.getLogger(__name__)
+
+WARMUP_TEXT = "प्रधानमंत्री ने आज नई दिल्ली में एक बैठक की।"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pipeline: Pipeline
+    device: torch.device
+    dtypes: dict[str, str]
+    sources: dict[str, model_store.ModelSource]
+    load_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def engines(self) -> list[BatchScheduler]:
+        return [self.pipeline.translation_engine, self.pipeline.summary_engine]
+
+    def model_info(self) -> dict[str, dict[str, str]]:
+        return {kind: {"id": s.spec, "revision": s.revision} for kind, s in self.sources.items()}
+
+    def close(self) -> None:
+        for engine in self.engines:
+            engine.close(timeout_s=30)
+
+
+def resolve_sources(settings: Settings) -> dict[str, model_store.ModelSource]:
+    """Find both models' files (or fail with one message naming what is missing and how to fetch it)."""
+    revisions = model_store.pinned_revisions() | settings.model_revisions
+    return {
+        kind: model_store.resolve(spec, kind, settings.models_dir, revisions, settings.offline)
+        for kind, spec in (("translation", settings.translation_model), ("summarization", settings.summarization_model))
+    }
+
+
+def build_runtime(settings: Settings, on_batch=None) -> Runtime:
+    sources = resolve_sources(settings)
+    device = devices.resolve_device(settings.device)
+    dtype = devices.resolve_dtype(settings.dtype, device)
+    if device.type == "cpu":
+        log.info("CPU inference with %d threads", devices.configure_cpu(settings.cpu_threads))
+    seconds = {}
+    t0 = time.perf_counter()
+    translator = load_translator(
+        sources["translation"].path, device, dtype, settings.translation_num_beams, settings.translation_max_new_tokens
+    )
+    seconds["translation"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    summary_dtype = devices.summarizer_dtype(dtype)
+    summarizer = load_summarizer(
+        sources["summarization"].path, device, summary_dtype, settings.summary_num_beams, settings.summary_input_tokens
+    )
+    seconds["summarization"] = time.perf_counter() - t0
+    dtypes = {"translation": str(dtype).removeprefix("torch."), "summarization": str(summary_dtype).removeprefix("torch.")}
+    if device.type == "cpu" and settings.cpu_quantize == "int8":
+        translator.model = devices.quantize_int8(translator.model)
+        summarizer.model = devices.quantize_int8(summarizer.model)
+        dtypes = {kind: "int8-dynamic" for kind in dtypes}
+    engines = [
+        BatchScheduler(
+            "translation",
+            lambda rows, beams: translator.generate(rows, num_beams=beams),
+            settings.translation_max_batch_tokens,
+            settings.translation_max_batch_size,
+            settings.max_wait_ms,
+            settings.max_queued_items,
+            on_batch,
+        ),
+        BatchScheduler(
+            "summarization",
+            lambda rows, beams: summarizer.generate(rows, num_beams=beams),
+            settings.summary_max_batch_tokens,
+            settings.summary_max_batch_size,
+            settings.max_wait_ms,
+            settings.max_queued_items,
+            on_batch,
+        ),
+    ]
+    pipeline = Pipeline(translator, summarizer, *engines, max_article_chars=settings.max_article_chars)
+    return Runtime(settings, pipeline, device, dtypes, sources, seconds)
+
+
+async def warm_up(runtime: Runtime) -> None:
+    """One short article through both models, so the first caller does not pay for lazy initialisation."""
+    await runtime.pipeline.process([("warmup", WARMUP_TEXT)], JobOptions(translation_num_beams=1, summary_num_beams=1))

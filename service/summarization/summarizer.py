@@ -1,0 +1,128 @@
+"""Abstractive Hindi summaries with mT5 (default: csebuetnlp/mT5_multilingual_XLSum).
+
+Input is whitespace-normalized as the model card does and limited to 512 tokens (what XL-Sum was trained on).
+Longer articles follow a policy: ``lead`` keeps the first 512 tokens (default), ``chunked`` summarizes consecutive
+sentence-aligned chunks and then summarizes the joined chunk summaries.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import sentencepiece as spm
+import torch
+
+from ..text.splitting import split_sentences
+
+# Decoding settings of the model card (and of the checkpoint's own config).
+CARD_GENERATION = {"num_beams": 4, "max_length": 84, "no_repeat_ngram_size": 2, "length_penalty": 0.6}
+
+
+def normalize_whitespace(text: str) -> str:
+    """The model card's WHITESPACE_HANDLER: newlines and whitespace runs become single spaces."""
+    return re.sub(r"\s+", " ", re.sub(r"\n+", " ", text.strip()))
+
+
+class SummaryTokenizer:
+    """mT5's SentencePiece tokenizer (spiece.model; pad 0, eos 1, unk 2), as T5Tokenizer uses it."""
+
+    pad_token_id, eos_token_id, unk_token_id = 0, 1, 2
+
+    def __init__(self, directory: str | Path):
+        self.sp = spm.SentencePieceProcessor(model_file=str(Path(directory) / "spiece.model"))
+        self.size = self.sp.get_piece_size()
+
+    def encode(self, text: str) -> list[int]:
+        """Ids without the final ``</s>``."""
+        return self.sp.encode(text)
+
+    def decode(self, ids) -> str:
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        specials = (self.pad_token_id, self.eos_token_id, self.unk_token_id)
+        # Ids past the SentencePiece vocabulary are mT5's unused padding rows of the embedding matrix.
+        return self.sp.decode([i for i in ids if i not in specials and i < self.size]).strip()
+
+    def pad_batch(self, rows: list[list[int]]) -> dict[str, torch.Tensor]:
+        """Right-pad id lists (T5's convention) into ``input_ids`` and ``attention_mask``."""
+        width = max(len(row) for row in rows)
+        ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+            mask[i, : len(row)] = 1
+        return {"input_ids": ids, "attention_mask": mask}
+
+
+@dataclass
+class SummaryInput:
+    """The model inputs of one article: one row (lead) or several chunks (chunked)."""
+
+    rows: list[list[int]]
+    input_tokens: int  # tokens of the whole normalized article, </s> included
+    truncated: bool  # True when the lead policy dropped text beyond the limit
+
+
+class Summarizer:
+    def __init__(self, model, tokenizer: SummaryTokenizer, num_beams: int = 4, max_input_tokens: int = 512):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.num_beams = num_beams
+        self.max_input_tokens = max_input_tokens
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def prepare(self, text: str, policy: str = "lead") -> SummaryInput:
+        eos = self.tokenizer.eos_token_id
+        ids = self.tokenizer.encode(normalize_whitespace(text))
+        limit = self.max_input_tokens - 1
+        if len(ids) <= limit:
+            return SummaryInput([ids + [eos]], len(ids) + 1, False)
+        if policy == "lead":
+            return SummaryInput([ids[:limit] + [eos]], len(ids) + 1, True)
+        return SummaryInput([c + [eos] for c in self._chunks(text, limit)], len(ids) + 1, False)
+
+    def _chunks(self, text: str, limit: int) -> list[list[int]]:
+        """Consecutive sentence-aligned chunks of at most ``limit`` tokens (an over-long sentence is cut in pieces)."""
+        chunks: list[list[int]] = [[]]
+        for sentence in split_sentences(normalize_whitespace(text)):
+            ids = self.tokenizer.encode(sentence)
+            if chunks[-1] and len(chunks[-1]) + len(ids) > limit:
+                chunks.append([])
+            for start in range(0, len(ids), limit):
+                if chunks[-1] and len(chunks[-1]) + len(ids[start : start + limit]) > limit:
+                    chunks.append([])
+                chunks[-1].extend(ids[start : start + limit])
+        return [c for c in chunks if c]
+
+    def second_pass(self, chunk_summaries: list[str]) -> list[int]:
+        """The row that summarizes the joined chunk summaries (cut to the limit if they are still too long)."""
+        ids = self.tokenizer.encode(normalize_whitespace(" ".join(chunk_summaries)))
+        return ids[: self.max_input_tokens - 1] + [self.tokenizer.eos_token_id]
+
+    @torch.inference_mode()
+    def generate(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> list[str]:
+        batch = {k: v.to(self.device) for k, v in self.tokenizer.pad_batch(rows).items()}
+        settings = CARD_GENERATION | {"num_beams": num_beams or self.num_beams} | overrides
+        output = self.model.generate(**batch, do_sample=False, **settings)
+        return [self.tokenizer.decode(row) for row in output.cpu()]
+
+    def summarize(self, texts: list[str], policy: str = "lead") -> list[str]:
+        """Articles → Hindi summaries, one at a time (the engine batches across requests instead)."""
+        summaries = []
+        for text in texts:
+            prepared = self.prepare(text, policy)
+            parts = self.generate(prepared.rows)
+            summaries.append(parts[0] if len(parts) == 1 else self.generate([self.second_pass(parts)])[0])
+        return summaries
+
+
+def load_summarizer(path, device, dtype, num_beams: int = 4, max_input_tokens: int = 512) -> Summarizer:
+    """mT5 from a local directory (config.json, weights, spiece.model)."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=dtype)
+    model.to(device).eval()
+    return Summarizer(model, SummaryTokenizer(path), num_beams=num_beams, max_input_tokens=max_input_tokens)

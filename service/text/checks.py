@@ -1,0 +1,36 @@
+"""What the service accepts as input text: some letters of the source script, no control characters or markup."""
+
+import unicodedata
+
+import regex
+
+from ..errors import InvalidText
+
+# ISO 15924 codes of the FLORES language tags → Unicode script names.
+SCRIPTS = {
+    "Deva": "Devanagari", "Beng": "Bengali", "Guru": "Gurmukhi", "Gujr": "Gujarati", "Orya": "Oriya",
+    "Knda": "Kannada", "Mlym": "Malayalam", "Taml": "Tamil", "Telu": "Telugu",
+}  # fmt: skip
+_INVISIBLE = regex.compile(r"[\p{Cf}\s]+")  # whitespace and format characters (zero-width space, joiners, BOM)
+_CONTROL = regex.compile(r"[\p{Cc}--[\t\n\r]]", flags=regex.V1)
+_TAG = regex.compile(r"<\s*/?\s*[A-Za-z][^<>]{0,200}>")
+
+
+def clean_article(text: str, script: str = "Deva") -> str:
+    """Normalize to NFC, drop control characters and HTML tags, and check the text is in the expected script
+    (Devanagari for Hindi): code-mixed text with English words passes, text with no letter of the script does not.
+
+    HTML markup is stripped rather than rejected: CMS exports often carry <p> or <br> tags, and a tag can never be
+    part of the news text itself.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub("", text)
+    text = _TAG.sub(lambda m: "\n" if m.group(0).lower().replace(" ", "") in ("<p>", "</p>", "<br>", "<br/>") else " ", text)
+    if not _INVISIBLE.sub("", text):
+        raise InvalidText("the text is empty or contains only whitespace", code="empty_text")
+    name = SCRIPTS[script]
+    if not regex.search(rf"[\p{{Script={name}}}&&\p{{L}}]", text, flags=regex.V1):
+        expected = "Hindi text in Devanagari script" if script == "Deva" else f"text in {name} script"
+        code = "not_hindi" if script == "Deva" else "wrong_script"
+        raise InvalidText(f"expected {expected}; the text has no {name} letters", code=code)
+    return text.strip()

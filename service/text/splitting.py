@@ -1,0 +1,126 @@
+"""Splitting a Hindi article into paragraphs and sentences, and joining translated sentences back in its layout.
+
+Paragraphs are lines (blank lines between them are kept as layout). A sentence ends at a danda (।, ॥), ?, ! or a
+full stop followed by whitespace, with any closing quotes or brackets kept on the sentence; a full stop after a known
+abbreviation or a single initial (डॉ., श्री., U.S.) does not end a sentence, and decimals (3.5) never do because a
+sentence boundary needs whitespace after the mark. Sentences the model could not take whole (over its source-token
+limit) are split further at clause punctuation, then between words — never cut.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import regex
+
+_SENTENCE_END = regex.compile(r"""[।॥?!.]+["'”’»)\]]*(?=\s)""")
+_LAST_WORD = regex.compile(r"(\S+)$")
+# Words that end in a full stop without ending a sentence. Compared without the stop, case-insensitively.
+_ABBREVIATIONS = frozenset(
+    "डॉ श्री श्रीमती सुश्री प्रो पं मो कु स्व सं नं क्र रु जन फर अग सित अक्टू नव दिस "
+    # Devanagari letter names used as initials (ए. के. शर्मा); के, की, जी and ई are left out: they end sentences.
+    "ए बी सी डी एफ एच जे एल एम एन ओ पी क्यू आर एस टी यू वी डब्ल्यू एक्स वाई जेड "
+    "mr mrs ms dr prof st jr sr vs etc inc ltd co no nos rs approx govt dept".split()
+)
+_CLAUSE_END = regex.compile(r"(?<=[,;:،]|\s[-–—])\s+")
+_PARAGRAPH_BREAK = regex.compile(r"[ \t\f\v]*\n\s*")
+
+
+def _is_abbreviation(text_before_stop: str) -> bool:
+    match = _LAST_WORD.search(text_before_stop)
+    if not match:
+        return False
+    word = match.group(1).lstrip("(\"'“‘").lower()
+    if word in _ABBREVIATIONS:
+        return True
+    # A single Latin initial ("A.") or dotted initials ("u.s", "i.e", "बी.ए"); a lone Devanagari syllable is not
+    # enough, since है, ने, में are one syllable too.
+    parts = word.split(".")
+    if len(parts) == 1:
+        return len(word) == 1 and word.isascii() and word.isalpha()
+    return all(0 < len(regex.findall(r"\X", part)) <= 2 for part in parts)
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Sentences of one paragraph, whitespace-normalized, in order; joining them with spaces gives the paragraph."""
+    text = " ".join(paragraph.split())
+    sentences, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        marks = match.group(0)
+        if marks.startswith(".") and len(marks.rstrip("\"'”’»)]")) == 1 and _is_abbreviation(text[start : match.start()]):
+            continue
+        sentences.append(text[start : match.end()].strip())
+        start = match.end()
+    if text[start:].strip():
+        sentences.append(text[start:].strip())
+    return sentences
+
+
+@dataclass
+class ArticleLayout:
+    """An article as paragraphs of sentences, with the separators that stood between the paragraphs."""
+
+    paragraphs: list[list[str]]
+    separators: list[str]
+
+    @property
+    def sentences(self) -> list[str]:
+        return [s for paragraph in self.paragraphs for s in paragraph]
+
+    def join(self, translated: list[str]) -> tuple[str, list[str]]:
+        """Put one translation per sentence (in ``sentences`` order) back into the article's paragraphs."""
+        if len(translated) != len(self.sentences):
+            raise ValueError(f"expected {len(self.sentences)} translated sentences, got {len(translated)}")
+        it = iter(translated)
+        paragraphs = [" ".join(next(it) for _ in paragraph) for paragraph in self.paragraphs]
+        text = paragraphs[0] if paragraphs else ""
+        for separator, paragraph in zip(self.separators, paragraphs[1:]):
+            text += separator + paragraph
+        return text, paragraphs
+
+
+def split_article(text: str) -> ArticleLayout:
+    """Paragraphs (non-blank lines) and their sentences; blank-line separators are kept as "\\n\\n", others "\\n"."""
+    pieces = _PARAGRAPH_BREAK.split(text.strip())
+    separators = ["\n\n" if sep.count("\n") > 1 else "\n" for sep in _PARAGRAPH_BREAK.findall(text.strip())]
+    paragraphs = [split_sentences(piece) for piece in pieces]
+    keep = [i for i, p in enumerate(paragraphs) if p]
+    return ArticleLayout([paragraphs[i] for i in keep], [separators[i - 1] for i in keep[1:]])
+
+
+def _pack(parts: list[str], fits: Callable[[str], bool]) -> list[str]:
+    """Greedily join consecutive parts with spaces while the joined text still fits."""
+    chunks: list[str] = []
+    for part in parts:
+        if chunks and fits(chunks[-1] + " " + part):
+            chunks[-1] += " " + part
+        else:
+            chunks.append(part)
+    return chunks
+
+
+def split_to_fit(sentence: str, fits: Callable[[str], bool]) -> list[str]:
+    """Split a sentence into consecutive pieces that each ``fits`` (e.g. the model's source-token limit): at clause
+    punctuation first, then between words, and only for a single over-long word between characters. Joining the
+    pieces with spaces gives the sentence back."""
+    if fits(sentence):
+        return [sentence]
+    pieces: list[str] = []
+    for clause in _pack(_CLAUSE_END.split(sentence), fits):
+        if fits(clause):
+            pieces.append(clause)
+            continue
+        for words in _pack(clause.split(" "), fits):
+            if fits(words):
+                pieces.append(words)
+            else:  # one "word" longer than the limit: cut between grapheme clusters
+                pieces.extend(_pack_graphemes(words, fits))
+    return pieces
+
+
+def _pack_graphemes(word: str, fits: Callable[[str], bool]) -> list[str]:
+    chunks = [""]
+    for grapheme in regex.findall(r"\X", word):
+        if chunks[-1] and not fits(chunks[-1] + grapheme):
+            chunks.append("")
+        chunks[-1] += grapheme
+    return chunks
