@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import signal
 import sys
 
 from .config import Settings
@@ -22,7 +23,11 @@ def serve(settings: Settings) -> int:
     from .api import create_app
 
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=30)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=30)
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; a clean SIGTERM shutdown is
+    # a normal exit here, so the re-raised signal lands on a handler that ignores it and the exit code is 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    uvicorn.Server(config).run()
     if app.state.load_error is not None:
         print(f"error: models failed to load: {getattr(app.state.load_error, 'message', app.state.load_error)}",
               file=sys.stderr)  # fmt: skip

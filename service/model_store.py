@@ -16,7 +16,8 @@ REQUIRED_FILES = {
     "summarization": ("config.json", "spiece.model"),
 }
 OPTIONAL_FILES = ("generation_config.json", "tokenizer_config.json", "special_tokens_map.json")
-MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.json"
+# The manifest is models/manifest.json of the source tree (or of the working folder, as in the Docker image).
+MANIFESTS = (Path(__file__).resolve().parent.parent / "models" / "manifest.json", Path("models") / "manifest.json")
 REVISION_FILE = "REVISION"
 
 
@@ -30,9 +31,10 @@ class ModelSource:
 
 def pinned_revisions() -> dict[str, str]:
     """hub id → revision, from models/manifest.json (settings' model_revisions override it)."""
-    if not MANIFEST.is_file():
-        return {}
-    return {m["id"]: m["revision"] for m in json.loads(MANIFEST.read_text())["models"]}
+    for manifest in MANIFESTS:
+        if manifest.is_file():
+            return {m["id"]: m["revision"] for m in json.loads(manifest.read_text())["models"]}
+    return {}
 
 
 def store_dir(models_dir: Path, hub_id: str) -> Path:

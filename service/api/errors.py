@@ -23,7 +23,7 @@ STATUS = {
     errors.InferenceFailed: 500,
 }
 HTTP_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    400: "malformed_json", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
     413: "request_too_large", 415: "unsupported_media_type", 429: "rate_limited", 503: "unavailable",
 }  # fmt: skip
 
@@ -61,7 +61,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         code = HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(request, exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        # FastAPI's only 400 is a body it could not decode (invalid UTF-8, JSON nested past the parser's limit).
+        message = "the request body is not valid JSON (UTF-8 encoded)" if exc.status_code == 400 else str(exc.detail)
+        return error_response(request, exc.status_code, code, message, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

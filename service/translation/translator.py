@@ -53,17 +53,15 @@ class Translator:
         return pieces
 
     @torch.inference_mode()
-    def generate(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> list[str]:
-        """One padded batch through ``generate``; returns the model's tokenized English, one string per row."""
+    def generate_ids(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> torch.Tensor:
+        """One left-padded batch through ``generate``; the output ids (right-padded after each row's </s>)."""
         batch = {k: v.to(self.device) for k, v in self.tokenizer.pad_batch(rows).items()}
-        output = self.model.generate(
-            **batch,
-            num_beams=num_beams or self.num_beams,
-            max_new_tokens=overrides.pop("max_new_tokens", self.max_new_tokens),
-            do_sample=False,
-            **overrides,
-        )
-        return self.tokenizer.batch_decode(output.cpu())
+        settings = {"num_beams": num_beams or self.num_beams, "max_new_tokens": self.max_new_tokens} | overrides
+        return self.model.generate(**batch, do_sample=False, **settings).cpu()
+
+    def generate(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> list[str]:
+        """One batch → the model's tokenized English, one string per row."""
+        return self.tokenizer.batch_decode(self.generate_ids(rows, num_beams, **overrides))
 
     @staticmethod
     def finish(pieces: list[TranslationPiece], decoded: list[str], sentence_count: int) -> list[str]:

@@ -1,0 +1,185 @@
+"""The batching scheduler: batch-invariance on real (tiny) models, ordering, back-pressure, cancellation,
+out-of-memory splitting and fault isolation."""
+
+import asyncio
+import json
+import threading
+import time
+
+import pytest
+
+from service.engine.scheduler import BatchScheduler
+from service.errors import InferenceFailed, Overloaded, ShuttingDown
+from service.text.splitting import split_article
+
+from .conftest import SHARED, SEED_TEXT
+
+
+def make_scheduler(run_batch, **kwargs):
+    options = dict(max_batch_tokens=10_000, max_batch_size=64, max_wait_ms=1, max_queued_items=1000) | kwargs
+    return BatchScheduler("test", run_batch, **options)
+
+
+def mixed_sentences(n=12):
+    texts = [json.loads(line)["text"] for line in (SHARED / "corpus" / "hindi_news.jsonl").open(encoding="utf-8")]
+    sentences = [s for text in texts[:8] for s in split_article(text).sentences]
+    return sorted(sentences, key=len)[:: max(1, len(sentences) // n)][:n] + ["भाजपा", SEED_TEXT.split("\n")[0]]
+
+
+def _trim(row):
+    row = row.tolist()
+    while row and row[-1] == 1:  # right padding after </s>
+        row.pop()
+    return row
+
+
+@pytest.mark.parametrize("num_beams", [1, 4])
+def test_output_does_not_depend_on_batch_mates(runtime, num_beams):
+    translator = runtime.pipeline.translator
+    pieces = translator.prepare(mixed_sentences())
+    rows = [p.input_ids for p in pieces]
+    assert max(map(len, rows)) > 4 * min(map(len, rows))  # very different lengths share the batch
+    together = translator.generate_ids(rows, num_beams=num_beams, max_new_tokens=10)
+    for row, batched in zip(rows, together):
+        alone = translator.generate_ids([row], num_beams=num_beams, max_new_tokens=10)[0]
+        assert _trim(alone) == _trim(batched)
+
+
+def test_engine_path_equals_direct_translation(runtime):
+    sentences = mixed_sentences(6)
+    direct = [runtime.pipeline.translator.translate([s])[0] for s in sentences]
+    engine = asyncio.run(runtime.pipeline.translate_sentences(sentences, "hin_Deva", None))
+    assert engine == direct
+
+
+def test_results_keep_order_and_batches_pool_requests():
+    sizes = []
+
+    def run_batch(payloads, key):
+        sizes.append(len(payloads))
+        return [p * 10 for p in payloads]
+
+    scheduler = make_scheduler(run_batch, max_wait_ms=50)
+
+    async def main():
+        return await asyncio.gather(*(scheduler.run(list(range(i, i + 5)), [1 + i % 7] * 5) for i in range(0, 50, 5)))
+
+    results = asyncio.run(main())
+    scheduler.close()
+    assert results == [[p * 10 for p in range(i, i + 5)] for i in range(0, 50, 5)]
+    assert max(sizes) > 5  # items of different requests shared a batch
+
+
+def test_token_budget_and_batch_size_bound_batches():
+    batches = []
+    scheduler = make_scheduler(lambda p, k: batches.append(list(p)) or p, max_batch_tokens=100, max_batch_size=4)
+    costs = [10, 50, 20, 5, 30, 90, 10, 10, 10, 10]
+    for f in scheduler.submit(list(range(len(costs))), costs):
+        f.result(timeout=10)
+    scheduler.close()
+    for batch in batches:
+        assert len(batch) <= 4 and len(batch) * max(costs[i] for i in batch) <= 100
+    assert sorted(i for b in batches for i in b) == list(range(len(costs)))
+
+
+def test_items_with_different_keys_never_share_a_batch():
+    seen = []
+    scheduler = make_scheduler(lambda p, k: seen.append((k, list(p))) or p, max_wait_ms=30)
+    futures = scheduler.submit([1, 2, 3], [1, 1, 1], key=5) + scheduler.submit([4, 5], [1, 1], key=1)
+    assert [f.result(timeout=10) for f in futures] == [1, 2, 3, 4, 5]
+    scheduler.close()
+    assert {k for k, _ in seen} == {1, 5}
+    assert all(set(p) <= {1, 2, 3} if k == 5 else set(p) <= {4, 5} for k, p in seen)
+
+
+def test_full_queue_refuses_at_once():
+    gate = threading.Event()
+    scheduler = make_scheduler(lambda p, k: gate.wait() and p, max_queued_items=5, max_batch_size=1)
+    first = scheduler.submit([0], [1])
+    time.sleep(0.05)  # the worker holds item 0; the queue is empty again
+    scheduler.submit([1, 2, 3, 4, 5], [1] * 5)
+    started = time.perf_counter()
+    with pytest.raises(Overloaded):
+        scheduler.submit([6], [1])
+    assert time.perf_counter() - started < 0.05
+    assert scheduler.is_overloaded(1) and scheduler.queue_depth == 5
+    gate.set()
+    assert first[0].result(timeout=10) == 0
+    scheduler.close()
+
+
+def test_cancelled_items_are_dropped_and_the_worker_goes_on():
+    gate = threading.Event()
+    ran = []
+
+    def run_batch(payloads, key):
+        gate.wait()
+        ran.extend(payloads)
+        return payloads
+
+    scheduler = make_scheduler(run_batch, max_batch_size=1)
+    blocker = scheduler.submit(["blocker"], [1])
+    time.sleep(0.05)
+
+    async def client_that_hangs_up():
+        task = asyncio.ensure_future(scheduler.run(["dropped-1", "dropped-2"], [1, 1]))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(client_that_hangs_up())
+    later = scheduler.submit(["later"], [1])
+    gate.set()
+    assert blocker[0].result(timeout=10) == "blocker" and later[0].result(timeout=10) == "later"
+    scheduler.close()
+    assert "dropped-1" not in ran and "dropped-2" not in ran
+
+
+class FakeOutOfMemory(RuntimeError):
+    """Stands in for torch.cuda.OutOfMemoryError, which the CPU cannot raise."""
+
+
+def test_out_of_memory_splits_the_batch_down_to_single_items():
+    attempts = []
+
+    def run_batch(payloads, key):
+        attempts.append(len(payloads))
+        if len(payloads) > 2:
+            raise FakeOutOfMemory("CUDA out of memory")
+        if "huge" in payloads:
+            raise FakeOutOfMemory("CUDA out of memory (one item)")
+        return [p.upper() for p in payloads]
+
+    scheduler = make_scheduler(run_batch, max_wait_ms=50)
+    payloads = ["a", "b", "c", "huge", "d", "e", "f", "g"]
+    futures = scheduler.submit(payloads, [1] * len(payloads))
+    results = {}
+    for payload, future in zip(payloads, futures):
+        try:
+            results[payload] = future.result(timeout=10)
+        except InferenceFailed as exc:
+            results[payload] = exc
+    scheduler.close()
+    assert isinstance(results.pop("huge"), InferenceFailed)
+    assert results == {p: p.upper() for p in payloads if p != "huge"}
+    assert attempts[0] == 8 and 1 in attempts
+    assert scheduler.stats.failed_items == 1 and scheduler.stats.splits >= 3
+
+
+def test_close_fails_queued_items_and_refuses_new_ones():
+    gate = threading.Event()
+    scheduler = make_scheduler(lambda p, k: gate.wait() and p, max_batch_size=1)
+    running = scheduler.submit([1], [1])
+    time.sleep(0.05)
+    queued = scheduler.submit([2], [1])
+    closer = threading.Thread(target=scheduler.close)
+    closer.start()
+    time.sleep(0.05)
+    gate.set()
+    closer.join(10)
+    assert running[0].result(timeout=1) == 1
+    with pytest.raises(ShuttingDown):
+        queued[0].result(timeout=1)
+    with pytest.raises(ShuttingDown):
+        scheduler.submit([3], [1])

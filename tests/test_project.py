@@ -1,0 +1,28 @@
+"""The docs and the CI script stay true to the code."""
+
+import re
+
+from service.config import Settings
+from service.model_store import pinned_revisions
+
+from .conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = re.findall(r"^    (scripts/setup\.sh && .+)$", README, flags=re.M)
+    assert len(commands) == 2, commands  # run the service, run the tests
+    test_command = next(c for c in commands if "pytest" in c)
+    assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_setting_is_documented():
+    for name in Settings.model_fields:
+        assert f"`SUMMARIZER_{name.upper()}`" in README, name
+
+
+def test_manifest_pins_both_default_models():
+    settings = Settings()
+    pins = pinned_revisions()
+    assert settings.translation_model in pins and settings.summarization_model in pins

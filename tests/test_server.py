@@ -1,0 +1,99 @@
+"""The real thing: `python -m service serve` under uvicorn on a free port, and its start-up failure message."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from .conftest import ROOT, SEED_TEXT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_env(**settings) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARIZER_")}
+    env.update({f"SUMMARIZER_{k.upper()}": str(v) for k, v in settings.items()})
+    env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(tiny_models, tmp_path_factory):
+    port = free_port()
+    env = service_env(
+        translation_model=tiny_models / "indictrans2",
+        summarization_model=tiny_models / "mt5",
+        translation_max_new_tokens=12,
+        port=port,
+        models_dir=tmp_path_factory.mktemp("store"),
+    )
+    log = (tmp_path_factory.mktemp("log") / "server.log").open("w+")
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, log.seek(0) or log.read()
+        time.sleep(0.2)
+    else:
+        process.kill()
+        raise AssertionError("server not ready: " + (log.seek(0) or log.read()))
+    yield url, process
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+def test_seed_article_over_real_http(server):
+    url, _ = server
+    body = json.loads((ROOT / "seeds" / "summarize_request.json").read_text(encoding="utf-8"))
+    response = httpx.post(url + "/summarize", json=body, timeout=120)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["summary"]["hi"] and result["summary"]["en"]
+    assert len(result["translation"]["paragraphs"]) == len([p for p in SEED_TEXT.split("\n") if p.strip()])
+    assert httpx.get(url + "/readyz").status_code == 200
+    paths = httpx.get(url + "/openapi.json").json()["paths"]
+    assert "/summarize" in paths and "/translate" in paths
+
+
+def test_errors_over_real_http(server):
+    url, _ = server
+    assert httpx.post(url + "/summarize", json={"text": "hello"}).json()["error"]["code"] == "not_hindi"
+    assert httpx.post(url + "/summarize", content=b"{", headers={"content-type": "application/json"}).status_code == 400
+    assert httpx.post(url + "/summarize", json={"text": "भाजपा ने बैठक की।"}, timeout=60).status_code == 200
+
+
+def test_sigterm_exits_cleanly(server):
+    _, process = server
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+
+
+def test_missing_models_offline_fail_fast_with_one_message(tmp_path):
+    env = service_env(offline="true", models_dir=tmp_path / "models", port=free_port())
+    env["HF_HOME"] = str(tmp_path / "hf")
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert time.monotonic() - started < 60
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    message = done.stderr.strip().splitlines()[-1]
+    assert "ai4bharat/indictrans2-indic-en-dist-200M" in message
+    assert "python -m service download-models" in message and "SUMMARIZER_TRANSLATION_MODEL" in message

@@ -1,0 +1,120 @@
+"""Pre/post-processing against the upstream processor's golden outputs; splitting and input checks."""
+
+import json
+
+import pytest
+
+from service.errors import InvalidText
+from service.text.checks import clean_article
+from service.text.indic_processing import check_language_pair, postprocess, preprocess, protect_entities
+from service.text.splitting import split_article, split_sentences, split_to_fit
+from service.translation.tokenizer import IndicTransTokenizer
+
+from .conftest import FIXTURES, SEED_TEXT
+
+GOLDEN = json.loads((FIXTURES / "tokenization_golden.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return IndicTransTokenizer(FIXTURES / "tokenizer")
+
+
+@pytest.mark.parametrize("case", GOLDEN["source_cases"], ids=lambda c: c["raw"][:30])
+def test_source_golden(case, tokenizer):
+    line = preprocess(case["raw"], GOLDEN["src_lang"], GOLDEN["tgt_lang"]).text
+    assert line == case["preprocessed"]
+    assert tokenizer.source_pieces(line) == case["src_pieces"]
+    assert tokenizer.encode_source(line) == case["src_ids"]
+
+
+@pytest.mark.parametrize("case", GOLDEN["target_cases"], ids=lambda c: c["text"][:30])
+def test_target_golden(case, tokenizer):
+    assert tokenizer.encode_target(case["text"]) == case["tgt_ids"]
+
+
+def test_postprocess_golden():
+    # postprocess_cases[i] is the model's output for source_cases[i]: its placeholders map back to that source.
+    for source, case in zip(GOLDEN["source_cases"], GOLDEN["postprocess_cases"], strict=True):
+        placeholders = preprocess(source["raw"]).placeholders
+        assert postprocess(case["decoded"], placeholders) == case["postprocessed"]
+
+
+def test_placeholders_numbered_in_order_of_appearance():
+    text, mapping = protect_entities("a@b.org लिखें, फिर c@d.org और www.example.com/x देखें")
+    assert text == "<ID1> लिखें, फिर <ID2> और <ID3> देखें"
+    assert mapping["<ID1>"] == "a@b.org" and mapping["< ID2 >"] == "c@d.org" and mapping["[ID3]"] == "www.example.com/x"
+
+
+def test_decode_drops_specials_and_joins_pieces(tokenizer):
+    ids = GOLDEN["target_cases"][0]["tgt_ids"]
+    assert tokenizer.decode([2] + ids + [1, 1]) == GOLDEN["target_cases"][0]["text"]
+
+
+def test_batch_is_left_padded(tokenizer):
+    batch = tokenizer(["hin_Deva eng_Latn भाजपा", "hin_Deva eng_Latn भाजपा ने आज बैठक की ।"])
+    assert batch["input_ids"].shape == batch["attention_mask"].shape
+    assert batch["attention_mask"][0, 0] == 0 and batch["attention_mask"][0, -1] == 1
+    assert batch["input_ids"][0, -1] == tokenizer.eos_token_id
+
+
+def test_language_pairs():
+    check_language_pair("hin_Deva", "eng_Latn")
+    with pytest.raises(ValueError, match="hin_Deva→eng_Latn"):
+        check_language_pair("eng_Latn", "hin_Deva")
+
+
+# --- splitting ----------------------------------------------------------------------------------------------------
+def test_seed_keeps_paragraphs_and_sentences():
+    layout = split_article(SEED_TEXT)
+    paragraphs = [p for p in SEED_TEXT.strip().split("\n") if p.strip()]
+    assert len(layout.paragraphs) == len(paragraphs)
+    assert len(layout.sentences) > len(paragraphs)
+    text, joined = layout.join(layout.sentences)
+    assert text == SEED_TEXT.strip()
+    assert joined == paragraphs
+    for paragraph, sentences in zip(paragraphs, layout.paragraphs):
+        assert all(s in paragraph for s in sentences)
+
+
+def test_sentence_rules():
+    text = 'डॉ. शर्मा ने कहा कि दर 3.5% रही। क्या यह सही है? हाँ! उन्होंने कहा, "हम जीतेंगे।" U.S. में भी ऐसा हुआ. अंत'
+    assert split_sentences(text) == [
+        "डॉ. शर्मा ने कहा कि दर 3.5% रही।",
+        "क्या यह सही है?",
+        "हाँ!",
+        'उन्होंने कहा, "हम जीतेंगे।"',
+        "U.S. में भी ऐसा हुआ.",
+        "अंत",
+    ]
+
+
+def test_blank_lines_are_kept_as_layout():
+    layout = split_article("पहला पैरा।\n\n\nदूसरा पैरा।\nतीसरा।  \n")
+    assert layout.join(["one.", "two.", "three."])[0] == "one.\n\ntwo.\nthree."
+
+
+def test_split_to_fit_prefers_clauses_then_words_and_loses_nothing():
+    sentence = "एक, दो तीन चार, पाँच छह; सात आठ नौ दस ग्यारह"
+    pieces = split_to_fit(sentence, lambda s: len(s.split()) <= 3)
+    assert pieces == ["एक,", "दो तीन चार,", "पाँच छह;", "सात आठ नौ", "दस ग्यारह"]
+    assert " ".join(pieces) == sentence
+    word = "क" * 50
+    assert "".join(split_to_fit(word, lambda s: len(s) <= 8)) == word
+
+
+# --- input checks -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, code",
+    [("", "empty_text"), ("  \n\t ", "empty_text"), ("\u200b\u200d\ufeff", "empty_text"),
+     ("only English text", "not_hindi"), ("😀🎉", "not_hindi"), ("१२३ ।", "not_hindi")],
+)  # fmt: skip
+def test_rejected_texts(text, code):
+    with pytest.raises(InvalidText) as raised:
+        clean_article(text)
+    assert raised.value.code == code
+
+
+def test_code_mixed_text_and_markup():
+    assert clean_article("BJP ने <b>Lok Sabha</b> चुनाव\x07 जीता") == "BJP ने  Lok Sabha  चुनाव जीता"
+    assert clean_article("<p>पहला</p><p>दूसरा</p>").split() == ["पहला", "दूसरा"]
