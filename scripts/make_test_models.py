@@ -69,11 +69,14 @@ def make_mt5(out: Path, size: str, shared: Path) -> None:
     (out / "spiece.model").write_bytes(model_file.getvalue())
     shape = MT5_BASE if size == "bench" else TINY_MT5 | {"vocab_size": 1000}
     config = MT5Config(
-        **shape, feed_forward_proj="gated-gelu", tie_word_embeddings=False, dropout_rate=0.0,
-        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+        **shape, feed_forward_proj="gated-gelu", dropout_rate=0.0, pad_token_id=0, eos_token_id=1,
+        decoder_start_token_id=0,
     )  # fmt: skip
     torch.manual_seed(0)
     model = MT5ForConditionalGeneration(config).eval()
+    # Published mT5 checkpoints have an lm_head of their own (transformers 5 still configures mT5 as tied and
+    # unties on load when the checkpoint's two matrices differ): give ours one too, so loading takes that path.
+    model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight))
     model.generation_config = GenerationConfig(
         pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, **CARD_GENERATION
     )

@@ -11,8 +11,8 @@ from .config import Settings
 from .engine import device as devices
 from .engine.scheduler import BatchScheduler
 from .pipeline import JobOptions, Pipeline
-from .summarization.summarizer import load_summarizer
-from .translation.translator import load_translator
+from .summarization.summarizer import Summarizer, load_summarizer
+from .translation.translator import Translator, load_translator
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,22 @@ def resolve_sources(settings: Settings) -> dict[str, model_store.ModelSource]:
     }
 
 
-def build_runtime(settings: Settings, on_batch=None) -> Runtime:
-    sources = resolve_sources(settings)
+@dataclass
+class LoadedModels:
+    translator: Translator
+    summarizer: Summarizer
+    device: torch.device
+    dtypes: dict[str, str]
+    load_seconds: dict[str, float]
+
+
+def load_models(settings: Settings, sources: dict[str, model_store.ModelSource]) -> LoadedModels:
+    """Both models on the configured device and dtype (int8-quantized on CPU when asked)."""
     device = devices.resolve_device(settings.device)
     dtype = devices.resolve_dtype(settings.dtype, device)
     if device.type == "cpu":
         log.info("CPU inference with %d threads", devices.configure_cpu(settings.cpu_threads))
+    summary_dtype = devices.summarizer_dtype(dtype)
     seconds = {}
     t0 = time.perf_counter()
     translator = load_translator(
@@ -62,7 +72,6 @@ def build_runtime(settings: Settings, on_batch=None) -> Runtime:
     )
     seconds["translation"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    summary_dtype = devices.summarizer_dtype(dtype)
     summarizer = load_summarizer(
         sources["summarization"].path, device, summary_dtype, settings.summary_num_beams, settings.summary_input_tokens
     )
@@ -72,28 +81,39 @@ def build_runtime(settings: Settings, on_batch=None) -> Runtime:
         translator.model = devices.quantize_int8(translator.model)
         summarizer.model = devices.quantize_int8(summarizer.model)
         dtypes = {kind: "int8-dynamic" for kind in dtypes}
-    engines = [
-        BatchScheduler(
-            "translation",
-            lambda rows, beams: translator.generate(rows, num_beams=beams),
-            settings.translation_max_batch_tokens,
-            settings.translation_max_batch_size,
-            settings.max_wait_ms,
-            settings.max_queued_items,
-            on_batch,
-        ),
-        BatchScheduler(
-            "summarization",
-            lambda rows, beams: summarizer.generate(rows, num_beams=beams),
-            settings.summary_max_batch_tokens,
-            settings.summary_max_batch_size,
-            settings.max_wait_ms,
-            settings.max_queued_items,
-            on_batch,
-        ),
-    ]
-    pipeline = Pipeline(translator, summarizer, *engines, max_article_chars=settings.max_article_chars)
-    return Runtime(settings, pipeline, device, dtypes, sources, seconds)
+    return LoadedModels(translator, summarizer, device, dtypes, seconds)
+
+
+def build_runtime(settings: Settings, on_batch=None) -> Runtime:
+    sources = resolve_sources(settings)
+    models = load_models(settings, sources)
+    pipeline = make_pipeline(models.translator, models.summarizer, settings, on_batch=on_batch)
+    return Runtime(settings, pipeline, models.device, models.dtypes, sources, models.load_seconds)
+
+
+def make_pipeline(translator, summarizer, settings: Settings, on_batch=None, translation_kwargs=None, summary_kwargs=None):
+    """Two engines (their worker threads run side by side) around the two models, and the pipeline over them.
+    ``*_kwargs`` go to every ``generate`` call (the benchmark fixes generation lengths with them)."""
+    translation_kwargs, summary_kwargs = translation_kwargs or {}, summary_kwargs or {}
+    translation = BatchScheduler(
+        "translation",
+        lambda rows, beams: translator.generate(rows, num_beams=beams, **translation_kwargs),
+        settings.translation_max_batch_tokens,
+        settings.translation_max_batch_size,
+        settings.max_wait_ms,
+        settings.max_queued_items,
+        on_batch,
+    )
+    summary = BatchScheduler(
+        "summarization",
+        lambda rows, beams: summarizer.generate(rows, num_beams=beams, **summary_kwargs),
+        settings.summary_max_batch_tokens,
+        settings.summary_max_batch_size,
+        settings.max_wait_ms,
+        settings.max_queued_items,
+        on_batch,
+    )
+    return Pipeline(translator, summarizer, translation, summary, max_article_chars=settings.max_article_chars)
 
 
 async def warm_up(runtime: Runtime) -> None:

@@ -148,13 +148,17 @@ def test_info_and_docs(client):
 
 
 def test_not_ready_until_models_load(settings_factory, runtime):
+    from service.runtime import Runtime, make_pipeline
+
     release = threading.Event()
+    settings = settings_factory(warmup=False)
 
-    def slow_factory():
+    def slow_factory():  # the shared models with engines of their own (the app closes them on shutdown)
         release.wait(30)
-        return runtime
+        pipeline = make_pipeline(runtime.pipeline.translator, runtime.pipeline.summarizer, settings)
+        return Runtime(settings, pipeline, runtime.device, runtime.dtypes, runtime.sources)
 
-    with TestClient(create_app(settings_factory(warmup=False), runtime_factory=slow_factory)) as c:
+    with TestClient(create_app(settings, runtime_factory=slow_factory)) as c:
         assert c.get("/healthz").status_code == 200
         assert_error(c.post("/summarize", json={"text": "नमस्ते"}), 503, "not_ready")
         assert c.get("/readyz").status_code == 503

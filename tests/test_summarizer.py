@@ -45,3 +45,8 @@ def test_summaries_are_deterministic_and_batch_invariant(runtime):
     together = summarizer.generate(rows)
     assert together == summarizer.generate(rows)
     assert together == [summarizer.generate([row])[0] for row in rows]
+
+
+def test_output_embeddings_are_separate_as_in_the_published_checkpoint(runtime):
+    model = runtime.pipeline.summarizer.model
+    assert model.lm_head.weight.data_ptr() != model.shared.weight.data_ptr()

@@ -1,0 +1,253 @@
+"""Throughput of the batching engine against the model cards' naive loop, on the same models and settings.
+
+    python scripts/benchmark.py [--quick] [--articles 16] [--json out.json] [--quantize int8] [--http]
+
+The naive loop (the model cards' way): per article, its sentences through IndicTrans2 in batches of 4 with 5 beams,
+then the article through mT5 with 4 beams; one article after another. The engine: all articles submitted at once
+(as concurrent requests would be), sentences and articles pooled into length-sorted, token-budgeted batches, the two
+models running side by side. Generation lengths are fixed (min = max new tokens) so both sides do identical work;
+the models are the ``bench``-size random models (real shapes, real IndicTrans2 tokenizer), built on first use.
+Also measured: the scheduler's own overhead with an instant fake model (items/s).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from service.config import Settings  # noqa: E402
+from service.engine.scheduler import BatchScheduler  # noqa: E402
+from service.pipeline import JobOptions  # noqa: E402
+from service.runtime import Runtime, load_models, make_pipeline, resolve_sources  # noqa: E402
+from service.text.splitting import split_article  # noqa: E402
+
+OPTIONS = JobOptions(translate=True, summary_languages=("hi",), translation_num_beams=5, summary_num_beams=4)
+NAIVE_SENTENCE_BATCH = 4
+
+
+def load_articles(shared: Path, count: int) -> list[tuple[str, str]]:
+    """The seed article, then corpus passages joined two by two within a topic (paragraph-separated)."""
+    passages = [json.loads(line) for line in (shared / "corpus" / "hindi_news.jsonl").open(encoding="utf-8")]
+    by_topic: dict[str, list[str]] = {}
+    for p in passages:
+        by_topic.setdefault(p["topic"], []).append(p["text"])
+    articles = [("seed", (ROOT / "seeds" / "seed_article_hi.txt").read_text(encoding="utf-8"))]
+    for topic, texts in sorted(by_topic.items()):
+        for i in range(0, len(texts), 2):
+            articles.append((f"{topic}-{i // 2}", "\n".join(texts[i : i + 2])))
+    return [articles[i % len(articles)] for i in range(count)]
+
+
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "p50_latency_s": round(statistics.median(ordered), 3),
+        "p95_latency_s": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
+    }
+
+
+def summary(kind: str, seconds: float, latencies: list[float], articles: int, sentences: int) -> dict:
+    return {
+        "mode": kind,
+        "seconds": round(seconds, 3),
+        "articles_per_s": round(articles / seconds, 3),
+        "sentences_per_s": round(sentences / seconds, 2),
+        **percentiles(latencies),
+    }
+
+
+def run_naive(models, articles, translation_kwargs, summary_kwargs) -> tuple[float, list[float]]:
+    translator, summarizer = models.translator, models.summarizer
+    latencies, start = [], time.perf_counter()
+    for _, text in articles:
+        layout = split_article(text)
+        pieces = translator.prepare(layout.sentences)
+        decoded = []
+        for i in range(0, len(pieces), NAIVE_SENTENCE_BATCH):
+            rows = [p.input_ids for p in pieces[i : i + NAIVE_SENTENCE_BATCH]]
+            decoded += translator.generate(rows, num_beams=5, **translation_kwargs)
+        layout.join(translator.finish(pieces, decoded, len(layout.sentences)))
+        summarizer.generate(summarizer.prepare(text, "lead").rows, num_beams=4, **summary_kwargs)
+        latencies.append(time.perf_counter() - start)
+    return time.perf_counter() - start, latencies
+
+
+async def run_engine(pipeline, articles) -> tuple[float, list[float]]:
+    start = time.perf_counter()
+
+    async def one(article_id, text):
+        await pipeline.process([(article_id, text)], OPTIONS)
+        return time.perf_counter() - start
+
+    latencies = await asyncio.gather(*(one(i, t) for i, t in articles))
+    return time.perf_counter() - start, list(latencies)
+
+
+def run_http(runtime: Runtime, articles, clients: int) -> tuple[float, list[float]]:
+    """Real uvicorn on a free port with this runtime; ``clients`` concurrent httpx clients share the articles."""
+    import socket
+
+    import httpx
+    import uvicorn
+
+    from service.api import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = runtime.settings.model_copy(update={"warmup": False, "max_request_bytes": 10_000_000})
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, lambda: runtime), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            if httpx.get(url + "/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+
+    async def main():
+        queue = list(articles)
+        latencies, start = [], time.perf_counter()
+        body_options = {"summary_languages": ["hi"], "translation_num_beams": 5, "summary_num_beams": 4}
+
+        async def client(http):
+            while queue:
+                article_id, text = queue.pop(0)
+                sent = time.perf_counter()
+                r = await http.post("/summarize", json={"id": article_id, "text": text, "options": body_options})
+                r.raise_for_status()
+                latencies.append(time.perf_counter() - sent)
+
+        async with httpx.AsyncClient(base_url=url, timeout=3600) as http:
+            await asyncio.gather(*(client(http) for _ in range(clients)))
+        return time.perf_counter() - start, latencies
+
+    try:
+        return asyncio.run(main())
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def scheduler_overhead(items: int = 50_000, per_request: int = 20) -> float:
+    """Items per second through the scheduler when the model costs nothing."""
+    scheduler = BatchScheduler("fake", lambda rows, key: rows, 1 << 30, 64, 1.0, items + 1)
+
+    async def main():
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(scheduler.run(list(range(per_request)), [i % 50 + 1] * per_request) for i in range(items // per_request))
+        )
+        return time.perf_counter() - start
+
+    seconds = asyncio.run(main())
+    scheduler.close()
+    return items / seconds
+
+
+def ensure_models(directory: Path, shared: Path) -> Path:
+    if not (directory / "mt5" / "config.json").is_file():
+        print(f"building bench-size models in {directory} …", flush=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "make_test_models.py"), str(directory), "--size", "bench",
+             "--shared", str(shared)], check=True,
+        )  # fmt: skip
+    return directory
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="8 new tokens per generation (about two minutes on 2 CPU cores)")
+    parser.add_argument("--articles", type=int, default=16, help="articles submitted concurrently")
+    parser.add_argument("--new-tokens", type=int, help="fixed generated length (default 32; 8 with --quick)")
+    parser.add_argument("--models", type=Path, default=ROOT / "bench-models", help="bench-size models (built if absent)")
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--quantize", choices=("none", "int8"), default="none", help="CPU only")
+    parser.add_argument("--http", action="store_true", help="also measure over HTTP with concurrent clients")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args(argv)
+    new_tokens = args.new_tokens or (8 if args.quick else 32)
+
+    models_dir = ensure_models(args.models, args.shared)
+    settings = Settings(
+        translation_model=str(models_dir / "indictrans2"), summarization_model=str(models_dir / "mt5"),
+        device=args.device, dtype=args.dtype, cpu_quantize=args.quantize, offline=True, warmup=False,
+        max_article_chars=1_000_000,
+    )  # fmt: skip
+    sources = resolve_sources(settings)
+    models = load_models(settings, sources)
+    translation_kwargs = {"min_new_tokens": new_tokens, "max_new_tokens": new_tokens}
+    # mT5's max_length counts the decoder start token: max_length = new tokens + 1.
+    summary_kwargs = {"min_length": new_tokens + 1, "max_length": new_tokens + 1}
+    articles = load_articles(args.shared, args.articles)
+    sentences = sum(len(split_article(t).sentences) for _, t in articles)
+    pipeline = make_pipeline(models.translator, models.summarizer, settings, None, translation_kwargs, summary_kwargs)
+
+    # Warm-up of both paths (allocator, kernels, thread pools) on one short article.
+    warm = [("warm", articles[-1][1].split("\n")[0])]
+    run_naive(models, warm, translation_kwargs, summary_kwargs)
+    asyncio.run(run_engine(pipeline, warm))
+
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + (argv or sys.argv[1:])),
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_threads": torch.get_num_threads(),
+            "device": str(models.device),
+            "gpu": torch.cuda.get_device_name(models.device) if models.device.type == "cuda" else None,
+            "torch": torch.__version__,
+        },
+        "config": {
+            "articles": len(articles), "sentences": sentences, "new_tokens": new_tokens, "dtypes": models.dtypes,
+            "translation_beams": 5, "summary_beams": 4, "naive_sentence_batch": NAIVE_SENTENCE_BATCH,
+        },  # fmt: skip
+    }
+    seconds, latencies = asyncio.run(run_engine(pipeline, articles))
+    result["engine"] = summary("engine, in-process", seconds, latencies, len(articles), sentences)
+    result["engine"]["batches"] = {
+        e.name: {"count": e.stats.batches, "mean_size": round(e.stats.items / max(1, e.stats.batches), 1)}
+        for e in (pipeline.translation_engine, pipeline.summary_engine)
+    }
+    if not args.skip_naive:
+        seconds, latencies = run_naive(models, articles, translation_kwargs, summary_kwargs)
+        result["naive"] = summary("naive model-card loop", seconds, latencies, len(articles), sentences)
+        result["speedup_vs_naive"] = round(result["naive"]["seconds"] / result["engine"]["seconds"], 2)
+    if args.http:
+        runtime = Runtime(settings, pipeline, models.device, models.dtypes, sources)
+        seconds, latencies = run_http(runtime, articles, args.clients)
+        result["http"] = summary(f"engine over HTTP, {args.clients} clients", seconds, latencies, len(articles), sentences)
+        if "naive" in result:
+            result["http"]["speedup_vs_naive"] = round(result["naive"]["seconds"] / seconds, 2)
+    for engine in (pipeline.translation_engine, pipeline.summary_engine):
+        engine.close()
+    result["scheduler_overhead_items_per_s"] = round(scheduler_overhead())
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()
