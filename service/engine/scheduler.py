@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class _Item:
     key: Hashable
     future: Future = field(default_factory=Future)
     enqueued_at: float = field(default_factory=time.monotonic)
+    taken: bool = False
 
 
 @dataclass
@@ -69,7 +71,11 @@ class BatchScheduler:
         self.max_queued_items = max_queued_items
         self.on_batch = on_batch  # (engine, rows, padded tokens, seconds) after each batch
         self.stats = SchedulerStats()
-        self._pending: list[_Item] = []
+        # Arrival order. Items taken from the middle stay as tombstones until they reach the front.
+        self._queue: deque[_Item] = deque()
+        self._live = 0
+        # Batches are formed from the oldest items only (a window), so forming one costs O(window), not O(queue).
+        self._window_size = max(8 * max_batch_size, 256)
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._work, name=f"engine-{name}", daemon=True)
@@ -78,10 +84,10 @@ class BatchScheduler:
     # --- callers' side ----------------------------------------------------------------------------------------------
     @property
     def queue_depth(self) -> int:
-        return len(self._pending)
+        return self._live
 
     def is_overloaded(self, extra_items: int = 0) -> bool:
-        return len(self._pending) + extra_items > self.max_queued_items
+        return self._live + extra_items > self.max_queued_items
 
     def submit(self, payloads: Sequence[Any], costs: Sequence[int], key: Hashable = None) -> list[Future]:
         """Queue items; all or none (a request is never half-queued). Raises Overloaded when the queue is full."""
@@ -89,9 +95,10 @@ class BatchScheduler:
         with self._cond:
             if self._closed:
                 raise ShuttingDown(f"{self.name} engine is shutting down")
-            if len(self._pending) + len(items) > self.max_queued_items:
-                raise Overloaded(f"{self.name} queue is full ({len(self._pending)} items waiting); retry shortly")
-            self._pending.extend(items)
+            if self._live + len(items) > self.max_queued_items:
+                raise Overloaded(f"{self.name} queue is full ({self._live} items waiting); retry shortly")
+            self._queue.extend(items)
+            self._live += len(items)
             self._cond.notify()
         return [item.future for item in items]
 
@@ -114,7 +121,9 @@ class BatchScheduler:
             self._cond.notify_all()
         self._thread.join(timeout_s)
         with self._cond:
-            leftover, self._pending = self._pending, []
+            leftover = [item for item in self._queue if not item.taken]
+            self._queue.clear()
+            self._live = 0
         for item in leftover:
             if item.future.set_running_or_notify_cancel():
                 item.future.set_exception(ShuttingDown(f"{self.name} engine stopped before this item ran"))
@@ -131,34 +140,50 @@ class BatchScheduler:
 
     def _wait_for_batch(self) -> list[_Item] | None:
         """With the lock held: wait until a batch is due, then take it. None once closed."""
-        while not self._pending:
+        while True:
+            window = self._window()
+            if window:
+                break
             if self._closed:
                 return None
             self._cond.wait()
         while not self._closed:
-            oldest = self._pending[0]
+            oldest = window[0]
             due = oldest.enqueued_at + self.max_wait_s - time.monotonic()
-            if due <= 0 or self._can_fill(oldest.key):
+            if due <= 0 or self._can_fill(window):
                 break
             self._cond.wait(due)
+            window = self._window()
+            if not window:
+                return []
         if self._closed:
             return None
-        return self._take_batch()
+        return self._take_batch(window)
 
-    def _can_fill(self, key: Hashable) -> bool:
-        same = [item for item in self._pending if item.key == key]
-        if len(same) >= self.max_batch_size:
-            return True
-        return len(same) * max(item.cost for item in same) >= self.max_batch_tokens
+    def _window(self) -> list[_Item]:
+        """The oldest live items, up to the window size; drops taken and cancelled items off the front."""
+        queue = self._queue
+        while queue and (queue[0].taken or queue[0].future.cancelled()):
+            if not queue.popleft().taken:
+                self._live -= 1  # cancelled before it was taken
+        window = []
+        for item in queue:
+            if not item.taken:
+                window.append(item)
+                if len(window) == self._window_size:
+                    break
+        return window
 
-    def _take_batch(self) -> list[_Item]:
+    def _can_fill(self, window: list[_Item]) -> bool:
+        key = window[0].key
+        same = [item.cost for item in window if item.key == key]
+        return len(same) >= self.max_batch_size or len(same) * max(same) >= self.max_batch_tokens
+
+    def _take_batch(self, window: list[_Item]) -> list[_Item]:
         """The oldest item plus the same-key items nearest to it in length, within the batch bounds."""
-        self._pending = [item for item in self._pending if not item.future.cancelled()]
-        if not self._pending:
-            return []
-        anchor = self._pending[0]
+        anchor = window[0]
         candidates = sorted(
-            (item for item in self._pending if item.key == anchor.key), key=lambda item: abs(item.cost - anchor.cost)
+            (item for item in window if item.key == anchor.key), key=lambda item: abs(item.cost - anchor.cost)
         )
         batch, longest = [], 0
         for item in candidates:
@@ -167,9 +192,10 @@ class BatchScheduler:
                 continue
             batch.append(item)
             longest = widest
-        taken = set(map(id, batch))
-        self._pending = [item for item in self._pending if id(item) not in taken]
-        # An item cancelled between the filter above and here is dropped now; the rest are marked running.
+        for item in batch:
+            item.taken = True
+        self._live -= len(batch)
+        # An item cancelled after the window was read is dropped now; the rest are marked running.
         return [item for item in batch if item.future.set_running_or_notify_cancel()]
 
     def _run(self, batch: list[_Item]) -> None:
