@@ -38,16 +38,22 @@ OPTIONS = JobOptions(translate=True, summary_languages=("hi",), translation_num_
 NAIVE_SENTENCE_BATCH = 4
 
 
-def load_articles(shared: Path, count: int) -> list[tuple[str, str]]:
-    """The seed article, then corpus passages joined two by two within a topic (paragraph-separated)."""
+def load_articles(
+    shared: Path, count: int, passages_per_article: int = 2, max_sentences: int | None = None
+) -> list[tuple[str, str]]:
+    """The seed article, then corpus passages joined within a topic (paragraph-separated); with ``max_sentences``
+    each article is cut to its first sentences (short news briefs)."""
     passages = [json.loads(line) for line in (shared / "corpus" / "hindi_news.jsonl").open(encoding="utf-8")]
     by_topic: dict[str, list[str]] = {}
     for p in passages:
         by_topic.setdefault(p["topic"], []).append(p["text"])
     articles = [("seed", (ROOT / "seeds" / "seed_article_hi.txt").read_text(encoding="utf-8"))]
     for topic, texts in sorted(by_topic.items()):
-        for i in range(0, len(texts), 2):
-            articles.append((f"{topic}-{i // 2}", "\n".join(texts[i : i + 2])))
+        n = passages_per_article
+        for i in range(0, len(texts), n):
+            articles.append((f"{topic}-{i // n}", "\n".join(texts[i : i + n])))
+    if max_sentences:
+        articles = [(i, " ".join(split_article(t).sentences[:max_sentences])) for i, t in articles]
     return [articles[i % len(articles)] for i in range(count)]
 
 
@@ -173,7 +179,11 @@ def ensure_models(directory: Path, shared: Path) -> Path:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="8 new tokens per generation (about two minutes on 2 CPU cores)")
+    parser.add_argument(
+        "--quick", action="store_true", help="8 new tokens, briefs of 4 sentences (about two minutes on 2 CPU cores)"
+    )
+    parser.add_argument("--sentences", type=int, help="cut each article to its first N sentences (4 with --quick)")
+    parser.add_argument("--passages", type=int, help="corpus passages per article (default 2; 1 with --quick)")
     parser.add_argument("--articles", type=int, default=16, help="articles submitted concurrently")
     parser.add_argument("--new-tokens", type=int, help="fixed generated length (default 32; 8 with --quick)")
     parser.add_argument("--models", type=Path, default=ROOT / "bench-models", help="bench-size models (built if absent)")
@@ -199,7 +209,9 @@ def main(argv=None) -> dict:
     translation_kwargs = {"min_new_tokens": new_tokens, "max_new_tokens": new_tokens}
     # mT5's max_length counts the decoder start token: max_length = new tokens + 1.
     summary_kwargs = {"min_length": new_tokens + 1, "max_length": new_tokens + 1}
-    articles = load_articles(args.shared, args.articles)
+    passages = args.passages or (1 if args.quick else 2)
+    max_sentences = args.sentences or (4 if args.quick else None)
+    articles = load_articles(args.shared, args.articles, passages, max_sentences)
     sentences = sum(len(split_article(t).sentences) for _, t in articles)
     pipeline = make_pipeline(models.translator, models.summarizer, settings, None, translation_kwargs, summary_kwargs)
 
@@ -220,6 +232,7 @@ def main(argv=None) -> dict:
         },
         "config": {
             "articles": len(articles), "sentences": sentences, "new_tokens": new_tokens, "dtypes": models.dtypes,
+            "passages_per_article": passages, "max_sentences_per_article": max_sentences,
             "translation_beams": 5, "summary_beams": 4, "naive_sentence_batch": NAIVE_SENTENCE_BATCH,
         },  # fmt: skip
     }

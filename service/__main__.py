@@ -4,8 +4,38 @@ import argparse
 import logging
 import signal
 import sys
+import threading
+import time
 
 from .config import Settings
+from .logs import configure_logging
+
+log = logging.getLogger("service")
+
+
+def _graceful_server(config, app, grace_s: float):
+    """uvicorn's server, with SIGTERM meaning: stop taking work (/readyz and new requests answer 503), let the
+    requests in flight finish for up to ``grace_s``, then shut down and exit 0. A second signal stops at once."""
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        draining = False
+
+        def handle_exit(self, sig, frame):
+            if sig != signal.SIGTERM or self.draining or self.should_exit:
+                return super().handle_exit(sig, frame)
+            self.draining = True
+            app.state.shutting_down, app.state.ready = True, False
+            log.info("SIGTERM: refusing new work, draining %d request(s) for up to %.0f s", app.state.in_flight, grace_s)
+            threading.Thread(target=self._drain, name="drain", daemon=True).start()
+
+        def _drain(self):
+            deadline = time.monotonic() + grace_s
+            while app.state.in_flight > 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.should_exit = True
+
+    return GracefulServer(config)
 
 
 def serve(settings: Settings) -> int:
@@ -16,18 +46,20 @@ def serve(settings: Settings) -> int:
 
     try:  # fail fast, before the server starts, when the model files cannot be found or fetched
         for kind, source in resolve_sources(settings).items():
-            logging.getLogger("service").info("%s model: %s (%s, %s)", kind, source.path, source.origin, source.revision)
+            log.info("%s model: %s (%s, %s)", kind, source.path, source.origin, source.revision)
     except ModelFilesMissing as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     from .api import create_app
 
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=30)
-    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; a clean SIGTERM shutdown is
-    # a normal exit here, so the re-raised signal lands on a handler that ignores it and the exit code is 0.
-    signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    uvicorn.Server(config).run()
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, access_log=False, log_config=None,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s)),
+    )  # fmt: skip
+    server = _graceful_server(config, app, settings.shutdown_grace_s)
+    app.state.on_load_failure = lambda: setattr(server, "should_exit", True)
+    server.run()
     if app.state.load_error is not None:
         print(f"error: models failed to load: {getattr(app.state.load_error, 'message', app.state.load_error)}",
               file=sys.stderr)  # fmt: skip
@@ -59,8 +91,8 @@ def main(argv=None) -> int:
     commands.add_parser("serve", help="start the HTTP server (settings from SUMMARIZER_* variables)")
     commands.add_parser("download-models", help="fetch the two models at their pinned revisions into models/")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    configure_logging(settings.log_format)
     return {"serve": serve, "download-models": download_models}[args.command](settings)
 
 

@@ -4,7 +4,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TRANSLATION_MODEL = "ai4bharat/indictrans2-indic-en-dist-200M"
@@ -39,6 +39,7 @@ class Settings(BaseSettings):
 
     # --- request limits -------------------------------------------------------------------------------------------
     max_article_chars: int = Field(20_000, ge=1, description="characters per article (413 above)")
+    max_sentences_per_article: int = Field(1000, ge=1, description="sentences per article or text (413 above)")
     max_articles_per_request: int = Field(16, ge=1)
     max_texts_per_request: int = Field(64, ge=1, description="texts per /translate request")
     max_request_bytes: int = Field(1_000_000, ge=1, description="request body size (413 above), checked before parsing")
@@ -58,6 +59,26 @@ class Settings(BaseSettings):
     summary_max_batch_size: int = Field(16, ge=1)
     max_wait_ms: float = Field(5.0, ge=0, description="how long a batch may wait to fill")
     max_queued_items: int = Field(4096, ge=1, description="queued sentences/articles per engine; 429 above")
+
+    # --- access -----------------------------------------------------------------------------------------------------
+    api_keys: list[SecretStr] = Field(default_factory=list, description="JSON list of accepted keys; empty = open")
+    api_keys_file: Path | None = Field(None, description="file with one accepted key per line (secrets managers)")
+    cors_origins: list[str] = Field(default_factory=list, description="JSON list of browser origins allowed (CORS)")
+    rate_limit_per_minute: float = Field(0, ge=0, description="requests per minute per key (or client IP); 0 = off")
+    rate_limit_burst: int = Field(20, ge=1, description="requests a key may make at once before the rate applies")
+
+    # --- operations ---------------------------------------------------------------------------------------------------
+    shutdown_grace_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight requests may finish")
+    log_format: Literal["json", "text"] = Field("json", description="json = one JSON object per log line")
+    log_article_text: bool = Field(False, description="debug only: log request texts")
+
+    def accepted_keys(self) -> list[str]:
+        """Keys from API_KEYS and API_KEYS_FILE together (blank lines and # comments in the file ignored)."""
+        keys = [k.get_secret_value() for k in self.api_keys]
+        if self.api_keys_file is not None:
+            lines = self.api_keys_file.read_text(encoding="utf-8").splitlines()
+            keys += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        return keys
 
 
 def get_settings() -> Settings:

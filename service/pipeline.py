@@ -48,12 +48,14 @@ class Pipeline:
         translation_engine: "BatchScheduler",
         summary_engine: "BatchScheduler",
         max_article_chars: int,
+        max_sentences: int = 1000,
     ):
         self.translator = translator
         self.summarizer = summarizer
         self.translation_engine = translation_engine
         self.summary_engine = summary_engine
         self.max_article_chars = max_article_chars
+        self.max_sentences = max_sentences
 
     def clean(self, text: str, label: str = "", script: str = "Deva") -> str:
         """Validate one input text; errors name the article when there are several."""
@@ -61,9 +63,12 @@ class Pipeline:
         if len(text) > self.max_article_chars:
             raise ArticleTooLong(f"{where}{len(text)} characters, over the limit of {self.max_article_chars}")
         try:
-            return clean_article(text, script)
+            text = clean_article(text, script)
         except InvalidText as exc:
             raise InvalidText(where + exc.message, exc.code) from None
+        if (count := len(split_article(text).sentences)) > self.max_sentences:
+            raise ArticleTooLong(f"{where}{count} sentences, over the limit of {self.max_sentences}")
+        return text
 
     # --- translation --------------------------------------------------------------------------------------------
     async def translate_sentences(self, sentences: list[str], src_lang: str, num_beams: int | None) -> list[str]:

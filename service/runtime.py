@@ -9,6 +9,7 @@ import torch
 from . import model_store
 from .config import Settings
 from .engine import device as devices
+from .engine.beam_search import optimize_for_beam_search
 from .engine.scheduler import BatchScheduler
 from .pipeline import JobOptions, Pipeline
 from .summarization.summarizer import Summarizer, load_summarizer
@@ -31,6 +32,9 @@ class Runtime:
     @property
     def engines(self) -> list[BatchScheduler]:
         return [self.pipeline.translation_engine, self.pipeline.summary_engine]
+
+    def gpu_memory_bytes(self) -> int:
+        return torch.cuda.memory_allocated(self.device) if self.device.type == "cuda" else 0
 
     def model_info(self) -> dict[str, dict[str, str]]:
         return {kind: {"id": s.spec, "revision": s.revision} for kind, s in self.sources.items()}
@@ -81,39 +85,59 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
         translator.model = devices.quantize_int8(translator.model)
         summarizer.model = devices.quantize_int8(summarizer.model)
         dtypes = {kind: "int8-dynamic" for kind in dtypes}
+    optimize_for_beam_search(translator.model)
+    optimize_for_beam_search(summarizer.model)
     return LoadedModels(translator, summarizer, device, dtypes, seconds)
 
 
-def build_runtime(settings: Settings, on_batch=None) -> Runtime:
+def build_runtime(settings: Settings, observer=None) -> Runtime:
+    """``observer`` (the API's metrics) gets ``on_batch(engine, rows, padded_tokens, seconds)`` and
+    ``on_tokens(model, tokens_in, tokens_out)`` after every batch."""
     sources = resolve_sources(settings)
     models = load_models(settings, sources)
-    pipeline = make_pipeline(models.translator, models.summarizer, settings, on_batch=on_batch)
+    pipeline = make_pipeline(models.translator, models.summarizer, settings, observer=observer)
     return Runtime(settings, pipeline, models.device, models.dtypes, sources, models.load_seconds)
 
 
-def make_pipeline(translator, summarizer, settings: Settings, on_batch=None, translation_kwargs=None, summary_kwargs=None):
+def _counted(model_name, generate_ids, decode, pad_id, observer, kwargs):
+    """A backend for the engine: generate, report tokens in and out, decode."""
+
+    def run(rows, beams):
+        ids = generate_ids(rows, num_beams=beams, **kwargs)
+        if observer is not None:
+            observer.on_tokens(model_name, sum(map(len, rows)), int((ids[:, 1:] != pad_id).sum()))
+        return [decode(row) for row in ids]
+
+    return run
+
+
+def make_pipeline(translator, summarizer, settings: Settings, observer=None, translation_kwargs=None, summary_kwargs=None):
     """Two engines (their worker threads run side by side) around the two models, and the pipeline over them.
     ``*_kwargs`` go to every ``generate`` call (the benchmark fixes generation lengths with them)."""
-    translation_kwargs, summary_kwargs = translation_kwargs or {}, summary_kwargs or {}
+    on_batch = observer.on_batch if observer is not None else None
     translation = BatchScheduler(
         "translation",
-        lambda rows, beams: translator.generate(rows, num_beams=beams, **translation_kwargs),
+        _counted("translation", translator.generate_ids, translator.tokenizer.decode,
+                 translator.tokenizer.pad_token_id, observer, translation_kwargs or {}),
         settings.translation_max_batch_tokens,
         settings.translation_max_batch_size,
         settings.max_wait_ms,
         settings.max_queued_items,
         on_batch,
-    )
+    )  # fmt: skip
     summary = BatchScheduler(
         "summarization",
-        lambda rows, beams: summarizer.generate(rows, num_beams=beams, **summary_kwargs),
+        _counted("summarization", summarizer.generate_ids, summarizer.tokenizer.decode,
+                 summarizer.tokenizer.pad_token_id, observer, summary_kwargs or {}),
         settings.summary_max_batch_tokens,
         settings.summary_max_batch_size,
         settings.max_wait_ms,
         settings.max_queued_items,
         on_batch,
+    )  # fmt: skip
+    return Pipeline(
+        translator, summarizer, translation, summary, settings.max_article_chars, settings.max_sentences_per_article
     )
-    return Pipeline(translator, summarizer, translation, summary, max_article_chars=settings.max_article_chars)
 
 
 async def warm_up(runtime: Runtime) -> None:

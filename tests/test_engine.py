@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+import torch
 
 from service.engine.scheduler import BatchScheduler
 from service.errors import InferenceFailed, Overloaded, ShuttingDown
@@ -183,3 +184,24 @@ def test_close_fails_queued_items_and_refuses_new_ones():
         queued[0].result(timeout=1)
     with pytest.raises(ShuttingDown):
         scheduler.submit([3], [1])
+
+
+@pytest.mark.parametrize("num_beams", [1, 3, 5])
+def test_beam_search_shortcuts_change_no_token(runtime, num_beams):
+    """Our generate path (cross-attention projected once per source, cross cache not reordered) against stock
+    transformers generate on a freshly loaded copy of each model."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    translator, summarizer = runtime.pipeline.translator, runtime.pipeline.summarizer
+    rows = [p.input_ids for p in translator.prepare(mixed_sentences(6))]
+    stock = AutoModelForSeq2SeqLM.from_pretrained(runtime.sources["translation"].path).eval()
+    expected = stock.generate(**translator.tokenizer.pad_batch(rows), num_beams=num_beams, max_new_tokens=10)
+    assert torch.equal(translator.generate_ids(rows, num_beams=num_beams, max_new_tokens=10), expected)
+    assert not hasattr(stock, "_beam_repeats") and hasattr(translator.model, "_beam_repeats")
+
+    article_rows = [summarizer.prepare(t, "lead").rows[0] for t in (SEED_TEXT, "भाजपा ने बैठक की।")]
+    stock = AutoModelForSeq2SeqLM.from_pretrained(runtime.sources["summarization"].path).eval()
+    batch = summarizer.tokenizer.pad_batch(article_rows)
+    settings = {"num_beams": num_beams, "max_length": 20, "no_repeat_ngram_size": 2}
+    expected = [summarizer.tokenizer.decode(r) for r in stock.generate(**batch, **settings)]
+    assert summarizer.generate(article_rows, **settings) == expected

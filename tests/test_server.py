@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -78,10 +79,39 @@ def test_errors_over_real_http(server):
     assert httpx.post(url + "/summarize", json={"text": "भाजपा ने बैठक की।"}, timeout=60).status_code == 200
 
 
-def test_sigterm_exits_cleanly(server):
-    _, process = server
+def test_load_every_request_answered_memory_bounded(server, tmp_path):
+    from scripts.load_test import main as load_test
+
+    url, process = server
+    out = tmp_path / "load.json"
+    assert load_test(["--url", url, "--clients", "6", "--seconds", "8", "--pid", str(process.pid), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["no_answer"] == 0 and set(result["statuses"]) <= {"200", "429"} and result["statuses"]["200"] > 0
+    assert result["rss_mib"]["growth"] < 300
+
+
+def test_sigterm_drains_in_flight_work_then_exits_0(server):
+    url, process = server
+    body = {"text": SEED_TEXT, "options": {"summary_languages": ["hi", "en"]}}
+    answers = []
+
+    def post():
+        answers.append(httpx.post(url + "/summarize", json=body, timeout=120).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)  # the four are in flight
     process.send_signal(signal.SIGTERM)
-    assert process.wait(30) == 0
+    time.sleep(0.2)
+    ready = httpx.get(url + "/readyz", timeout=10)
+    assert ready.status_code == 503 and ready.json()["error"]["code"] == "shutting_down"
+    refused = httpx.post(url + "/summarize", json={"text": "भाजपा ने बैठक की।"}, timeout=10)
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "shutting_down"
+    for t in threads:
+        t.join(120)
+    assert answers == [200, 200, 200, 200]
+    assert process.wait(60) == 0
 
 
 def test_missing_models_offline_fail_fast_with_one_message(tmp_path):

@@ -12,6 +12,15 @@ class _BodyTooLarge(Exception):
     pass
 
 
+async def send_error(send, status: int, code: str, message: str, request_id: str | None, headers=()) -> None:
+    """A JSON error response straight from ASGI middleware, in the API's error format."""
+    body = json.dumps({"error": {"code": code, "message": message, "request_id": request_id}}).encode()
+    start_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    start_headers += [(k.encode(), str(v).encode()) for k, v in headers]
+    await send({"type": "http.response.start", "status": status, "headers": start_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
@@ -43,15 +52,7 @@ class RequestGuard:
             await send(message)
 
         async def reply(status: int, code: str, text: str):
-            body = json.dumps({"error": {"code": code, "message": text, "request_id": request_id}}).encode()
-            await send_with_id(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-                }
-            )
-            await send_with_id({"type": "http.response.body", "body": body})
+            await send_error(send_with_id, status, code, text, request_id)
 
         if scope["method"] in _BODY_METHODS:
             if not _is_json(headers.get("content-type", "")):

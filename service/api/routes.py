@@ -3,8 +3,10 @@
 import asyncio
 from importlib.metadata import PackageNotFoundError, version
 
+import logging
+
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ..errors import ArticleTooLong, DeadlineExceeded, ModelNotReady, ShuttingDown, UnsupportedLanguage
 from ..pipeline import ArticleResult, JobOptions
@@ -12,6 +14,7 @@ from ..text.indic_processing import check_language_pair
 from . import schemas
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 ERRORS = {
     status: {"model": schemas.ErrorOut, "description": text}
     for status, text in {
@@ -107,9 +110,13 @@ async def summarize(body: schemas.SummarizeRequest, request: Request):
         translation_num_beams=o.translation_num_beams,
         summary_num_beams=o.summary_num_beams,
     )
+    if settings.log_article_text:
+        log.info("articles", extra={"request_id": request.state.request_id, "articles": articles})
     results = await _run(request, runtime.pipeline.process(articles, options))
     if isinstance(results, JSONResponse):
         return results
+    for result in results:
+        request.app.state.metrics.observe_stages(result.timings_ms)
     out = [_article_out(r, runtime) for r in results]
     return out[0] if body.articles is None else schemas.SummarizeBatchOut(results=out)
 
@@ -141,6 +148,11 @@ async def translate(body: schemas.TranslateRequest, request: Request):
         return schemas.TranslateOut(translation=results[0][0], paragraphs=results[0][1], **common)
     items = [schemas.TranslationOut(translation=text, paragraphs=paragraphs) for text, paragraphs in results]
     return schemas.TranslateOut(translations=items, **common)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request):
+    return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @router.get("/healthz", summary="The process is alive")

@@ -12,6 +12,7 @@ from pathlib import Path
 import sentencepiece as spm
 import torch
 
+from ..engine.beam_search import beams
 from ..text.splitting import split_sentences
 
 # Decoding settings of the model card (and of the checkpoint's own config).
@@ -103,11 +104,15 @@ class Summarizer:
         return ids[: self.max_input_tokens - 1] + [self.tokenizer.eos_token_id]
 
     @torch.inference_mode()
-    def generate(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> list[str]:
+    def generate_ids(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> torch.Tensor:
+        """One right-padded batch through ``generate`` with the model card's settings; the output ids."""
         batch = {k: v.to(self.device) for k, v in self.tokenizer.pad_batch(rows).items()}
         settings = CARD_GENERATION | {"num_beams": num_beams or self.num_beams} | overrides
-        output = self.model.generate(**batch, do_sample=False, **settings)
-        return [self.tokenizer.decode(row) for row in output.cpu()]
+        with beams(self.model, settings["num_beams"]):
+            return self.model.generate(**batch, do_sample=False, **settings).cpu()
+
+    def generate(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> list[str]:
+        return [self.tokenizer.decode(row) for row in self.generate_ids(rows, num_beams, **overrides)]
 
     def summarize(self, texts: list[str], policy: str = "lead") -> list[str]:
         """Articles → Hindi summaries, one at a time (the engine batches across requests instead)."""

@@ -33,6 +33,7 @@ from transformers.utils.deprecation import deprecate_kwarg
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
+from ..engine.beam_search import reorder_self_attention_only
 from .configuration import IndicTransConfig
 
 
@@ -236,6 +237,9 @@ class IndicTransForConditionalGeneration(IndicTransPreTrainedModel, GenerationMi
 
     def get_encoder(self, modality=None):
         return self.model.encoder
+
+    def _reorder_cache(self, cache, beam_idx):
+        return reorder_self_attention_only(cache, beam_idx)
 
     def get_decoder(self):
         return self.model.decoder

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..engine.beam_search import beams
 from ..text.indic_processing import postprocess, preprocess
 from ..text.splitting import split_to_fit
 from .tokenizer import IndicTransTokenizer
@@ -57,7 +58,8 @@ class Translator:
         """One left-padded batch through ``generate``; the output ids (right-padded after each row's </s>)."""
         batch = {k: v.to(self.device) for k, v in self.tokenizer.pad_batch(rows).items()}
         settings = {"num_beams": num_beams or self.num_beams, "max_new_tokens": self.max_new_tokens} | overrides
-        return self.model.generate(**batch, do_sample=False, **settings).cpu()
+        with beams(self.model, settings["num_beams"]):
+            return self.model.generate(**batch, do_sample=False, **settings).cpu()
 
     def generate(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> list[str]:
         """One batch → the model's tokenized English, one string per row."""

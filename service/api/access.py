@@ -1,0 +1,87 @@
+"""Who may call, and how often: API keys (constant-time check) and a token bucket per key (or per client address
+when no keys are configured). Keys are never logged: a caller is identified by a short hash of its key."""
+
+import hashlib
+import hmac
+import time
+from collections import OrderedDict
+
+from .middleware import send_error
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def presented_key(headers: dict[str, str]) -> str | None:
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return headers.get("x-api-key") or None
+
+
+def key_matches(presented: str, accepted: list[str]) -> bool:
+    """Compare against every key, in constant time each, without stopping at the first match."""
+    given = presented.encode()
+    found = False
+    for key in accepted:
+        found |= hmac.compare_digest(given, key.encode())
+    return found
+
+
+def caller_id(key: str) -> str:
+    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+class TokenBuckets:
+    """``rate_per_minute`` requests per caller, bursts up to ``burst``; remembers at most ``max_callers``."""
+
+    def __init__(self, rate_per_minute: float, burst: int, max_callers: int = 100_000):
+        self.rate_per_s = rate_per_minute / 60
+        self.burst = burst
+        self.max_callers = max_callers
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, caller: str, now: float | None = None) -> float:
+        """0 when allowed (a token is spent), else the seconds until a token is there."""
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.pop(caller, (float(self.burst), now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate_per_s)
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / self.rate_per_s
+        self._buckets[caller] = (tokens, now)
+        if len(self._buckets) > self.max_callers:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+class AccessGuard:
+    """Pure ASGI middleware: 401 without a key, 403 with a wrong one, 429 + Retry-After over the rate."""
+
+    def __init__(self, app, keys: list[str], rate_per_minute: float, burst: int):
+        self.app = app
+        self.keys = keys
+        self.buckets = TokenBuckets(rate_per_minute, burst) if rate_per_minute > 0 else None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS":
+            return await self.app(scope, receive, send)
+        request_id = scope.get("state", {}).get("request_id")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        key = presented_key(headers)
+        if self.keys:
+            if key is None:
+                message = "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+                return await send_error(send, 401, "missing_api_key", message, request_id, [("www-authenticate", "Bearer")])
+            if not key_matches(key, self.keys):
+                return await send_error(send, 403, "invalid_api_key", "this API key is not accepted", request_id)
+            caller = caller_id(key)
+        else:
+            caller = "ip:" + (scope.get("client") or ("unknown",))[0]
+        scope.setdefault("state", {})["caller"] = caller
+        if self.buckets is not None and (wait := self.buckets.take(caller)) > 0:
+            retry = max(1, round(wait + 0.5))
+            message = f"rate limit reached for this caller; retry in {retry} s"
+            return await send_error(send, 429, "rate_limited", message, request_id, [("retry-after", retry)])
+        await self.app(scope, receive, send)
