@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
-# Create .venv and install the service with its test tools (CPU torch 2.13.0, the pinned dependencies).
+# Create .venv and install the service (CPU torch 2.13.0, the pinned dependencies).
+# With --test: also the test tools, and Debian's Chromium for the editor page's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+if [ "${1:-}" != "--test" ]; then
+  .venv/bin/python -m pip install -q -e .
+  exit 0
+fi
 .venv/bin/python -m pip install -q -e '.[test]'
+# Playwright drives the system's Chromium: its own browser download is never used.
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium fonts-lohit-deva >/dev/null
+  else
+    echo "note: the browser tests need Chromium (Debian: apt-get install chromium fonts-lohit-deva)" >&2
+  fi
+fi

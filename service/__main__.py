@@ -1,11 +1,13 @@
-"""Command line: ``python -m service serve`` | ``download-models`` (also installed as ``hindi-news-service``)."""
+"""Command line: ``python -m service serve | download-models | summarize-file`` (also ``hindi-news-service``)."""
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from .config import Settings
 from .logs import configure_logging
@@ -90,9 +92,19 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="start the HTTP server (settings from SUMMARIZER_* variables)")
     commands.add_parser("download-models", help="fetch the two models at their pinned revisions into models/")
+    bulk = commands.add_parser("summarize-file", help="summarize a JSONL archive, resumably")
+    bulk.add_argument("input", type=Path, help='JSONL, one {"id", "text"} per line')
+    bulk.add_argument("-o", "--output", type=Path, required=True, help="JSONL results, appended line by line")
+    bulk.add_argument("--url", help="a running service (default: in this process, with the configured models)")
+    bulk.add_argument("--api-key", default=os.environ.get("SUMMARIZER_CLIENT_API_KEY"))
+    bulk.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)
     settings = Settings()
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, logging.WARNING if args.command == "summarize-file" else logging.INFO)
+    if args.command == "summarize-file":
+        from .bulk import summarize_file
+
+        return summarize_file(args.input, args.output, args.url, args.concurrency, args.api_key)
     return {"serve": serve, "download-models": download_models}[args.command](settings)
 
 

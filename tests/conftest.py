@@ -1,9 +1,12 @@
 """Shared fixtures: where ../shared is, tiny random models (built once per run), settings and app clients."""
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -77,3 +80,68 @@ def client(settings_factory):
     with TestClient(create_app(settings_factory())) as c:
         wait_ready(c)
         yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_env(**settings) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARIZER_")}
+    env.update({f"SUMMARIZER_{k.upper()}": str(v) for k, v in settings.items()})
+    env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+@contextmanager
+def running_server(models: Path, workdir: Path, **settings):
+    """`python -m service serve` on a free port with the tiny models, ready; stopped with SIGTERM afterwards."""
+    import httpx
+
+    port = free_port()
+    env = service_env(
+        translation_model=models / "indictrans2", summarization_model=models / "mt5", translation_max_new_tokens=12,
+        port=port, models_dir=workdir / "store", **settings,
+    )  # fmt: skip
+    log = (workdir / "server.log").open("w+")
+    process = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise AssertionError("server did not become ready:\n" + log.read()[-3000:])
+            time.sleep(0.2)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tiny_models, tmp_path_factory):
+    """One shared server for tests that only send requests (client, bulk CLI, schema fuzzing)."""
+    with running_server(tiny_models, tmp_path_factory.mktemp("live")) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def keyed_server(tiny_models, tmp_path_factory):
+    """Key "k-1" required, and a tight rate limit (burst 2, then one request every 2 s)."""
+    with running_server(
+        tiny_models, tmp_path_factory.mktemp("keyed"), api_keys='["k-1"]', rate_limit_per_minute=30, rate_limit_burst=2
+    ) as (url, _):
+        yield url

@@ -6,13 +6,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 
-from .test_server import server  # noqa: F401 - the live uvicorn fixture
-
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
-def test_every_operation_fuzzed(server):  # noqa: F811
-    url, _ = server
+def test_every_operation_fuzzed(live_server):
+    url = live_server
     schema = schemathesis.openapi.from_url(url + "/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {f"{op.method.upper()} {op.path}" for op in operations} >= {"POST /summarize", "POST /translate"}

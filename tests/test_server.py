@@ -1,9 +1,7 @@
 """The real thing: `python -m service serve` under uvicorn on a free port, and its start-up failure message."""
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -12,51 +10,14 @@ import time
 import httpx
 import pytest
 
-from .conftest import ROOT, SEED_TEXT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def service_env(**settings) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARIZER_")}
-    env.update({f"SUMMARIZER_{k.upper()}": str(v) for k, v in settings.items()})
-    env["HF_HUB_OFFLINE"] = "1"
-    return env
+from .conftest import ROOT, SEED_TEXT, free_port, running_server, service_env
 
 
 @pytest.fixture(scope="module")
 def server(tiny_models, tmp_path_factory):
-    port = free_port()
-    env = service_env(
-        translation_model=tiny_models / "indictrans2",
-        summarization_model=tiny_models / "mt5",
-        translation_max_new_tokens=12,
-        port=port,
-        models_dir=tmp_path_factory.mktemp("store"),
-    )
-    log = (tmp_path_factory.mktemp("log") / "server.log").open("w+")
-    process = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, log.seek(0) or log.read()
-        time.sleep(0.2)
-    else:
-        process.kill()
-        raise AssertionError("server not ready: " + (log.seek(0) or log.read()))
-    yield url, process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
+    """A server of this module's own: its last test stops it with SIGTERM."""
+    with running_server(tiny_models, tmp_path_factory.mktemp("server")) as (url, process):
+        yield url, process
 
 
 def test_seed_article_over_real_http(server):

@@ -8,7 +8,9 @@ from collections import OrderedDict
 
 from .middleware import send_error
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+# Health checks, and the editor's page with its static files (the page asks for the key and sends it itself).
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/"})
+OPEN_PREFIXES = ("/static/",)
 
 
 def presented_key(headers: dict[str, str]) -> str | None:
@@ -65,7 +67,8 @@ class AccessGuard:
         self.buckets = TokenBuckets(rate_per_minute, burst) if rate_per_minute > 0 else None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS":
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or scope["method"] == "OPTIONS":
             return await self.app(scope, receive, send)
         request_id = scope.get("state", {}).get("request_id")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

@@ -7,13 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from ..config import Settings
 from . import errors
 from .access import AccessGuard
 from .metrics import Metrics, ObserveRequests
 from .middleware import RequestGuard
-from .routes import VERSION, router
+from .routes import STATIC_DIR, VERSION, router
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, runtime_factory=None) -> FastAP
     state.settings, state.metrics, state.runtime, state.load_error = settings, metrics, None, None
     state.ready, state.shutting_down, state.in_flight, state.on_load_failure = False, False, 0, None
     app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app)
     # Starlette runs the last-added middleware first: CORS → request id and body checks → metrics → keys/rate.
     app.add_middleware(AccessGuard, keys=settings.accepted_keys(), rate_per_minute=settings.rate_limit_per_minute,

@@ -2,11 +2,12 @@
 
 import asyncio
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ..errors import ArticleTooLong, DeadlineExceeded, ModelNotReady, ShuttingDown, UnsupportedLanguage
 from ..pipeline import ArticleResult, JobOptions
@@ -14,6 +15,7 @@ from ..text.indic_processing import check_language_pair
 from . import schemas
 
 router = APIRouter()
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger(__name__)
 ERRORS = {
     status: {"model": schemas.ErrorOut, "description": text}
@@ -69,7 +71,7 @@ async def _run(request: Request, coroutine):
         watcher.cancel()
 
 
-def _article_out(result: ArticleResult, runtime) -> schemas.ArticleOut:
+def article_out(result: ArticleResult, runtime) -> schemas.ArticleOut:
     translation = None
     if result.translation_en is not None:
         translation = schemas.Translation(en=result.translation_en, paragraphs=result.paragraphs_en or [])
@@ -117,7 +119,7 @@ async def summarize(body: schemas.SummarizeRequest, request: Request):
         return results
     for result in results:
         request.app.state.metrics.observe_stages(result.timings_ms)
-    out = [_article_out(r, runtime) for r in results]
+    out = [article_out(r, runtime) for r in results]
     return out[0] if body.articles is None else schemas.SummarizeBatchOut(results=out)
 
 
@@ -148,6 +150,12 @@ async def translate(body: schemas.TranslateRequest, request: Request):
         return schemas.TranslateOut(translation=results[0][0], paragraphs=results[0][1], **common)
     items = [schemas.TranslationOut(translation=text, paragraphs=paragraphs) for text, paragraphs in results]
     return schemas.TranslateOut(translations=items, **common)
+
+
+@router.get("/", include_in_schema=False)
+async def editor_page():
+    """The editor's page (static HTML; the API key, if any, is entered there and sent with each request)."""
+    return FileResponse(STATIC_DIR / "index.html")
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -1,0 +1,117 @@
+// The editor's page: posts the article to /summarize and shows the result. No build step, no dependencies.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const KEY_STORAGE = "summarizer-api-key"; // sessionStorage only: gone when the tab closes
+
+const WHAT_TO_DO = {
+  401: "This service needs an API key. Open “API key” above and paste the key your newsroom was given.",
+  403: "The API key was not accepted. Check it for typos, or ask for a new one.",
+  413: "The article is too long for one request. Split it, or ask the operators to raise the limit.",
+  429: "The service is busy right now.",
+  503: "The service is starting up or restarting. Try again in a minute.",
+  504: "The article took too long to process. Try again, or send a shorter text.",
+};
+
+function showError(status, body, retryAfter) {
+  const box = $("error");
+  const message = body && body.error ? body.error.message : "";
+  let text = WHAT_TO_DO[status] || (status >= 500 ? "The service failed on this article." : "The request was not accepted.");
+  if (status === 429 && retryAfter) text += ` Try again in ${retryAfter} seconds.`;
+  if (message) text += ` (${message})`;
+  if (body && body.error && body.error.request_id) text += ` Reference: ${body.error.request_id}.`;
+  if (status === 0) text = "The service could not be reached. Check your connection and try again.";
+  box.textContent = text;
+  box.hidden = false;
+  box.dataset.status = String(status);
+}
+
+function setBusy(busy) {
+  $("submit").disabled = busy;
+  $("status").textContent = busy ? "Working… translating and summarizing" : "";
+  $("status").classList.toggle("busy", busy);
+}
+
+function render(text, result) {
+  $("summary-hi-text").textContent = result.summary.hi || "—";
+  $("summary-en-text").textContent = result.summary.en || "—";
+  const body = $("paragraphs").querySelector("tbody");
+  body.replaceChildren();
+  const source = text.split(/\n+/).map((p) => p.trim()).filter(Boolean);
+  const english = result.translation ? result.translation.paragraphs : [];
+  const rows = Math.max(source.length, english.length);
+  for (let i = 0; i < rows; i++) {
+    const tr = document.createElement("tr");
+    const hi = document.createElement("td");
+    hi.lang = "hi";
+    hi.textContent = source[i] || "";
+    const en = document.createElement("td");
+    en.lang = "en";
+    en.className = "english";
+    en.textContent = english[i] || "";
+    tr.append(hi, en);
+    body.append(tr);
+  }
+  $("translation-text").textContent = result.translation ? result.translation.en : "";
+  const t = result.meta.timings_ms;
+  $("timings").textContent =
+    `Took ${(t.total / 1000).toFixed(1)} s (translation ${(t.translate / 1000).toFixed(1)} s, ` +
+    `summary ${(t.summarize / 1000).toFixed(1)} s) on ${result.meta.device}` +
+    (result.meta.truncated ? ". The summary covers the beginning of this long article." : ".");
+  $("result").hidden = false;
+}
+
+async function submit(event) {
+  event.preventDefault();
+  $("error").hidden = true;
+  const text = $("article").value;
+  if (!text.trim()) {
+    showError(422, { error: { message: "Paste a Hindi article first." } });
+    return;
+  }
+  const languages = [];
+  if ($("summary-hi").checked) languages.push("hi");
+  if ($("summary-en").checked) languages.push("en");
+  const key = $("api-key").value.trim();
+  sessionStorage.setItem(KEY_STORAGE, key);
+  const headers = { "Content-Type": "application/json" };
+  if (key) headers["X-API-Key"] = key;
+  const payload = {
+    text,
+    options: { translate: $("translate").checked, summary_languages: languages, long_article: $("long-article").value },
+  };
+  setBusy(true);
+  try {
+    const response = await fetch("/summarize", { method: "POST", headers, body: JSON.stringify(payload) });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      showError(response.status, body, response.headers.get("Retry-After"));
+      return;
+    }
+    render(text, body);
+  } catch (err) {
+    showError(0, null);
+  } finally {
+    setBusy(false);
+  }
+}
+
+$("article").addEventListener("input", () => {
+  $("chars").textContent = `${$("article").value.length} characters`;
+});
+$("file").addEventListener("change", async () => {
+  const file = $("file").files[0];
+  if (file) {
+    $("article").value = await file.text();
+    $("article").dispatchEvent(new Event("input"));
+  }
+});
+document.querySelectorAll(".copy").forEach((button) =>
+  button.addEventListener("click", async () => {
+    await navigator.clipboard.writeText($(button.dataset.copy).textContent);
+    button.textContent = "Copied";
+    setTimeout(() => (button.textContent = button.dataset.copy === "translation-text" ? "Copy English" : "Copy"), 1500);
+  })
+);
+$("api-key").value = sessionStorage.getItem(KEY_STORAGE) || "";
+$("article-form").addEventListener("submit", submit);

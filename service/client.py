@@ -1,0 +1,216 @@
+"""Python client for the service, sync and async.
+
+    from service.client import Client
+    with Client("http://127.0.0.1:8000", api_key="…") as client:
+        result = client.summarize(open("article.txt").read())
+        print(result.summary_en, result.translation_en)
+
+Retries 429 and 503 answers (honouring Retry-After) and transport errors with backoff; raises typed errors that
+carry the service's error code, message and request id.
+"""
+
+import asyncio
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+RETRY_STATUSES = (429, 503)
+
+
+# --- errors -------------------------------------------------------------------------------------------------------
+class ServiceError(Exception):
+    """An error answer from the service (or no answer at all: status 0)."""
+
+    def __init__(self, status: int, code: str, message: str, request_id: str | None = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message, self.request_id = status, code, message, request_id
+
+
+class AuthenticationError(ServiceError):
+    """401 (no key) or 403 (key not accepted)."""
+
+
+class InvalidRequest(ServiceError):
+    """4xx other than auth and rate limits: the request itself must change (empty text, no Hindi, too long…)."""
+
+
+class RateLimited(ServiceError):
+    """429 still answered after every retry."""
+
+
+class Unavailable(ServiceError):
+    """503 (loading or shutting down) after every retry, or the service could not be reached."""
+
+
+class ServerError(ServiceError):
+    """5xx: the service failed on this input."""
+
+
+def _error_from(response: httpx.Response) -> ServiceError:
+    try:
+        body = response.json()["error"]
+        code, message, request_id = body["code"], body["message"], body.get("request_id")
+    except (ValueError, KeyError, TypeError):
+        code, message, request_id = "http_error", response.text[:200], response.headers.get("x-request-id")
+    status = response.status_code
+    kind = (
+        AuthenticationError if status in (401, 403)
+        else RateLimited if status == 429
+        else Unavailable if status == 503
+        else ServerError if status >= 500
+        else InvalidRequest
+    )  # fmt: skip
+    return kind(status, code, message, request_id)
+
+
+# --- results ------------------------------------------------------------------------------------------------------
+@dataclass
+class SummaryResult:
+    id: str
+    summary_hi: str | None
+    summary_en: str | None
+    translation_en: str | None
+    paragraphs_en: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SummaryResult":
+        translation = data.get("translation") or {}
+        return cls(
+            id=data["id"],
+            summary_hi=data["summary"].get("hi"),
+            summary_en=data["summary"].get("en"),
+            translation_en=translation.get("en"),
+            paragraphs_en=translation.get("paragraphs", []),
+            meta=data.get("meta", {}),
+        )
+
+
+@dataclass
+class TranslationResult:
+    translation: str
+    paragraphs: list[str]
+
+
+# --- requests -----------------------------------------------------------------------------------------------------
+def _summarize_request(articles, article_id=None, translate=True, summary_languages=("hi", "en"), long_article=None,
+                       translation_num_beams=None, summary_num_beams=None):  # fmt: skip
+    """One text (with an optional id) → the single form; a list of texts or {"id", "text"} dicts → the batch form
+    (ids "1", "2", … where none is given)."""
+    options = {"translate": translate, "summary_languages": list(summary_languages)}
+    extra = {"long_article": long_article, "translation_num_beams": translation_num_beams,
+             "summary_num_beams": summary_num_beams}  # fmt: skip
+    options |= {k: v for k, v in extra.items() if v is not None}
+    if isinstance(articles, str):
+        body = {"text": articles, "options": options} | ({"id": article_id} if article_id else {})
+        return "/summarize", body, SummaryResult.from_json
+    items = [a if isinstance(a, dict) else {"id": str(i + 1), "text": a} for i, a in enumerate(articles)]
+    return "/summarize", {"articles": items, "options": options}, lambda d: [SummaryResult.from_json(r) for r in d["results"]]
+
+
+def _translate_request(texts, source_lang="hin_Deva", num_beams=None):
+    body = {"source_lang": source_lang} | ({"num_beams": num_beams} if num_beams else {})
+    if isinstance(texts, str):
+        return "/translate", body | {"text": texts}, lambda d: TranslationResult(d["translation"], d["paragraphs"])
+    return "/translate", body | {"texts": list(texts)}, lambda d: [
+        TranslationResult(t["translation"], t["paragraphs"]) for t in d["translations"]
+    ]
+
+
+class _Base:
+    def __init__(self, url: str, api_key: str | None, timeout_s: float, retries: int, backoff_s: float):
+        self.url = url.rstrip("/")
+        self.headers = {"X-API-Key": api_key} if api_key else {}
+        self.timeout_s, self.retries, self.backoff_s = timeout_s, retries, backoff_s
+
+    def _outcome(self, attempt: int, response: httpx.Response | None, error: Exception | None):
+        """(True, body) when done; (False, seconds to wait) to retry; raises when out of retries or not retryable."""
+        if response is not None and response.status_code == 200:
+            return True, response.json()
+        last = attempt == self.retries
+        if error is not None:
+            if last:
+                raise Unavailable(0, "unreachable", str(error)) from error
+            return False, self.backoff_s * (2**attempt) * (0.5 + random.random())
+        if response.status_code not in RETRY_STATUSES or last:
+            raise _error_from(response)
+        retry_after = response.headers.get("retry-after", "")
+        return False, float(retry_after) if retry_after.isdigit() else self.backoff_s * (2**attempt)
+
+
+class Client(_Base):
+    """Synchronous client; use as a context manager or call ``close()``."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout_s: float = 300, retries: int = 4, backoff_s: float = 0.5):
+        super().__init__(url, api_key, timeout_s, retries, backoff_s)
+        self._http = httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout_s)
+
+    def _call(self, path: str, body: dict, parse):
+        for attempt in range(self.retries + 1):
+            response, error = None, None
+            try:
+                response = self._http.post(path, json=body)
+            except httpx.TransportError as exc:
+                error = exc
+            done, value = self._outcome(attempt, response, error)
+            if done:
+                return parse(value)
+            time.sleep(value)
+
+    def summarize(self, articles: str | Iterable, **options):
+        """One text → a SummaryResult; a list of texts (or {"id", "text"} dicts) → a list, in order. Options:
+        article_id (single text), translate, summary_languages, long_article, translation_num_beams,
+        summary_num_beams."""
+        return self._call(*_summarize_request(articles if isinstance(articles, str) else list(articles), **options))
+
+    def translate(self, texts: str | Iterable[str], source_lang: str = "hin_Deva", num_beams: int | None = None):
+        """One text → a TranslationResult; a list → a list, in order."""
+        return self._call(*_translate_request(texts, source_lang, num_beams))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class AsyncClient(_Base):
+    """The same API with ``await``; use ``async with``."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout_s: float = 300, retries: int = 4, backoff_s: float = 0.5):
+        super().__init__(url, api_key, timeout_s, retries, backoff_s)
+        self._http = httpx.AsyncClient(base_url=self.url, headers=self.headers, timeout=timeout_s)
+
+    async def _call(self, path: str, body: dict, parse):
+        for attempt in range(self.retries + 1):
+            response, error = None, None
+            try:
+                response = await self._http.post(path, json=body)
+            except httpx.TransportError as exc:
+                error = exc
+            done, value = self._outcome(attempt, response, error)
+            if done:
+                return parse(value)
+            await asyncio.sleep(value)
+
+    async def summarize(self, articles: str | Iterable, **options):
+        return await self._call(*_summarize_request(articles if isinstance(articles, str) else list(articles), **options))
+
+    async def translate(self, texts: str | Iterable[str], source_lang: str = "hin_Deva", num_beams: int | None = None):
+        return await self._call(*_translate_request(texts, source_lang, num_beams))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.aclose()

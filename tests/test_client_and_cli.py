@@ -1,0 +1,100 @@
+"""The Python client and the bulk CLI, against live servers."""
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from service.client import AsyncClient, AuthenticationError, Client, InvalidRequest, RateLimited, SummaryResult
+
+from .conftest import ROOT, SEED_TEXT, SHARED
+
+BRIEF = "भाजपा ने आज दिल्ली में बैठक की।"
+
+
+def test_summarize_one_and_many(live_server):
+    with Client(live_server) as client:
+        one = client.summarize(SEED_TEXT, article_id="seed")
+        assert isinstance(one, SummaryResult) and one.id == "seed"
+        assert one.summary_hi and one.summary_en and len(one.paragraphs_en) == len(SEED_TEXT.strip().split("\n"))
+        many = client.summarize([BRIEF, {"id": "x", "text": SEED_TEXT.split("\n")[0]}], summary_languages=["hi"])
+        assert [r.id for r in many] == ["1", "x"] and all(r.summary_en is None for r in many)
+        translated = client.translate([BRIEF, SEED_TEXT])
+        assert len(translated) == 2 and len(translated[1].paragraphs) == len(SEED_TEXT.strip().split("\n"))
+
+
+def test_async_client(live_server):
+    async def main():
+        async with AsyncClient(live_server) as client:
+            return await asyncio.gather(client.summarize(BRIEF), client.translate(BRIEF))
+
+    summary, translation = asyncio.run(main())
+    assert summary.translation_en == translation.translation
+
+
+def test_422_is_raised_with_the_service_code(live_server):
+    with Client(live_server) as client, pytest.raises(InvalidRequest) as raised:
+        client.summarize("only English")
+    assert raised.value.status == 422 and raised.value.code == "not_hindi" and raised.value.request_id
+
+
+def test_429_is_retried_after_retry_after(keyed_server):
+    with Client(keyed_server, api_key="k-1", retries=4) as client:
+        started = time.monotonic()
+        results = [client.translate(BRIEF) for _ in range(4)]  # burst 2, then 429s until a token is back
+        assert len(results) == 4 and time.monotonic() - started >= 2
+    with Client(keyed_server, api_key="k-1", retries=0) as impatient:
+        with pytest.raises(RateLimited) as raised:
+            for _ in range(5):
+                impatient.translate(BRIEF)
+        assert raised.value.code == "rate_limited"
+    with Client(keyed_server, api_key="wrong") as stranger, pytest.raises(AuthenticationError):
+        stranger.translate(BRIEF)
+
+
+def _ids(path):
+    return [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_bulk_cli_survives_a_kill_and_resumes(live_server, tmp_path):
+    corpus = [json.loads(line) for line in (SHARED / "corpus" / "hindi_news.jsonl").open(encoding="utf-8")][:40]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": a["id"], "text": a["text"]}, ensure_ascii=False) + "\n" for a in corpus))
+    out = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "service", "summarize-file", str(source), "-o", str(out), "--url", live_server,
+               "--concurrency", "4"]  # fmt: skip
+
+    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while (not out.exists() or len(_ids(out)) < 8) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    done_before = _ids(out)
+    assert 8 <= len(done_before) < 40
+
+    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    final = second.stdout.strip().splitlines()[-1]
+    assert final == f"done {40 - len(done_before)}, failed 0, skipped {len(done_before)}"
+    assert "article" in second.stderr  # the progress bar
+    ids = _ids(out)
+    assert sorted(ids) == sorted(a["id"] for a in corpus) and len(ids) == len(set(ids))
+    first_result = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert first_result["summary_hi"] and first_result["translation_en"]
+
+
+def test_bulk_cli_records_failures_apart(live_server, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "ok", "text": BRIEF}, ensure_ascii=False) + "\n" + json.dumps({"id": "bad", "text": "English only"}) + "\n")
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run([sys.executable, "-m", "service", "summarize-file", str(source), "-o", str(out), "--url", live_server],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 1 and done.stdout.strip().endswith("done 1, failed 1, skipped 0")
+    assert _ids(out) == ["ok"]
+    [error] = [json.loads(line) for line in out.with_suffix(".errors.jsonl").read_text().splitlines()]
+    assert error == {"id": "bad", "status": 422, "code": "not_hindi", "message": error["message"]}

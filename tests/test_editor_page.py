@@ -1,0 +1,70 @@
+"""The editor's page in a real headless Chromium (Debian's package, driven by Playwright), against live servers."""
+
+import shutil
+
+import pytest
+
+from .conftest import ROOT, SEED_TEXT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOT = ROOT / "docs" / "img" / "editor.png"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.fail("Chromium is not installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def test_paste_submit_and_read_the_result(browser, live_server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server + "/")
+    page.fill("#article", SEED_TEXT)
+    page.click("#submit")
+    assert page.is_disabled("#submit")  # visible in-progress state
+    assert "Working" in page.text_content("#status")
+    page.wait_for_selector("#result:not([hidden])", timeout=120_000)
+    assert page.text_content("#summary-hi-text").strip() not in ("", "—")
+    assert page.text_content("#summary-en-text").strip() not in ("", "—")
+    paragraphs = [p for p in SEED_TEXT.split("\n") if p.strip()]
+    english = page.locator("#paragraphs td.english").all_text_contents()
+    assert len(english) == len(paragraphs) and all(e.strip() for e in english)
+    assert "Took" in page.text_content("#timings")
+    assert page.is_hidden("#error") and not page.is_disabled("#submit")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_missing_and_wrong_keys_are_explained(browser, keyed_server):
+    page = browser.new_page()
+    page.goto(keyed_server + "/")
+    page.fill("#article", "भाजपा ने बैठक की।")
+    page.click("#submit")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.get_attribute("#error", "data-status") == "401"
+    assert "needs an API key" in page.text_content("#error")
+    page.click("details > summary")
+    page.fill("#api-key", "not-the-key")
+    page.click("#submit")
+    page.wait_for_selector("#error[data-status='403']")
+    assert "not accepted" in page.text_content("#error")
+    assert page.evaluate("sessionStorage.getItem('summarizer-api-key')") == "not-the-key"
+    assert page.evaluate("localStorage.length") == 0
+
+
+def test_readable_on_a_phone(browser, live_server):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page.goto(live_server + "/")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # no sideways scrolling
+    assert "Devanagari" in page.evaluate("getComputedStyle(document.querySelector('#article')).fontFamily")
