@@ -99,42 +99,29 @@ def build_runtime(settings: Settings, observer=None) -> Runtime:
     return Runtime(settings, pipeline, models.device, models.dtypes, sources, models.load_seconds)
 
 
-def _counted(model_name, generate_ids, decode, pad_id, observer, kwargs):
-    """A backend for the engine: generate, report tokens in and out, decode."""
+def _engine(name: str, model, max_batch_tokens: int, max_batch_size: int, settings: Settings, observer, kwargs):
+    """One batching engine around a translator or summarizer: generate, report tokens in and out, decode."""
+    pad_id = model.tokenizer.pad_token_id
 
-    def run(rows, beams):
-        ids = generate_ids(rows, num_beams=beams, **kwargs)
+    def run_batch(rows, beams):
+        ids = model.generate_ids(rows, num_beams=beams, **kwargs)
         if observer is not None:
-            observer.on_tokens(model_name, sum(map(len, rows)), int((ids[:, 1:] != pad_id).sum()))
-        return [decode(row) for row in ids]
+            observer.on_tokens(name, sum(map(len, rows)), int((ids[:, 1:] != pad_id).sum()))
+        return [model.tokenizer.decode(row) for row in ids]
 
-    return run
+    on_batch = observer.on_batch if observer is not None else None
+    return BatchScheduler(
+        name, run_batch, max_batch_tokens, max_batch_size, settings.max_wait_ms, settings.max_queued_items, on_batch
+    )
 
 
 def make_pipeline(translator, summarizer, settings: Settings, observer=None, translation_kwargs=None, summary_kwargs=None):
     """Two engines (their worker threads run side by side) around the two models, and the pipeline over them.
     ``*_kwargs`` go to every ``generate`` call (the benchmark fixes generation lengths with them)."""
-    on_batch = observer.on_batch if observer is not None else None
-    translation = BatchScheduler(
-        "translation",
-        _counted("translation", translator.generate_ids, translator.tokenizer.decode,
-                 translator.tokenizer.pad_token_id, observer, translation_kwargs or {}),
-        settings.translation_max_batch_tokens,
-        settings.translation_max_batch_size,
-        settings.max_wait_ms,
-        settings.max_queued_items,
-        on_batch,
-    )  # fmt: skip
-    summary = BatchScheduler(
-        "summarization",
-        _counted("summarization", summarizer.generate_ids, summarizer.tokenizer.decode,
-                 summarizer.tokenizer.pad_token_id, observer, summary_kwargs or {}),
-        settings.summary_max_batch_tokens,
-        settings.summary_max_batch_size,
-        settings.max_wait_ms,
-        settings.max_queued_items,
-        on_batch,
-    )  # fmt: skip
+    translation = _engine("translation", translator, settings.translation_max_batch_tokens,
+                          settings.translation_max_batch_size, settings, observer, translation_kwargs or {})  # fmt: skip
+    summary = _engine("summarization", summarizer, settings.summary_max_batch_tokens,
+                      settings.summary_max_batch_size, settings, observer, summary_kwargs or {})  # fmt: skip
     return Pipeline(
         translator, summarizer, translation, summary, settings.max_article_chars, settings.max_sentences_per_article
     )
