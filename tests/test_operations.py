@@ -1,10 +1,9 @@
 """Production behaviour: API keys, rate limits, CORS, metrics, logs, fault isolation and the bad-input catalogue."""
 
-import asyncio
 import logging
 import threading
+import time
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -177,3 +176,23 @@ def test_control_characters_and_markup_are_cleaned(client):
     response = client.post("/summarize", json={"text": "<p>भाजपा\x00 ने\x1b बैठक की।</p><script>x</script>"})
     assert response.status_code == 200
     assert response.json()["translation"]["paragraphs"]
+
+
+def test_deadline_answers_504_and_drops_the_queued_work(settings_factory, runtime):
+    from service.runtime import Runtime, make_pipeline
+
+    settings = settings_factory(warmup=False, request_timeout_s=0.05)
+
+    def factory():
+        pipeline = make_pipeline(runtime.pipeline.translator, runtime.pipeline.summarizer, settings)
+        return Runtime(settings, pipeline, runtime.device, runtime.dtypes, runtime.sources)
+
+    with TestClient(create_app(settings, runtime_factory=factory)) as c:
+        wait_ready(c)
+        response = c.post("/summarize", json={"text": SEED_TEXT})
+        assert response.status_code == 504 and response.json()["error"]["code"] == "deadline_exceeded"
+        engines = c.app.state.runtime.engines
+        deadline = time.monotonic() + 30
+        while any(e.queue_depth for e in engines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(e.queue_depth == 0 for e in engines)  # the cancelled request's items left the queues

@@ -88,3 +88,20 @@ def test_missing_models_offline_fail_fast_with_one_message(tmp_path):
     message = done.stderr.strip().splitlines()[-1]
     assert "ai4bharat/indictrans2-indic-en-dist-200M" in message
     assert "python -m service download-models" in message and "SUMMARIZER_TRANSLATION_MODEL" in message
+
+
+def test_corrupt_model_files_stop_the_server_with_one_message(tiny_models, tmp_path):
+    import shutil
+
+    broken = tmp_path / "indictrans2"
+    shutil.copytree(tiny_models / "indictrans2", broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file" * 100)
+    env = service_env(offline="true", translation_model=broken, summarization_model=tiny_models / "mt5",
+                      port=free_port(), models_dir=tmp_path / "store")  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert time.monotonic() - started < 90
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: models failed to load:")
