@@ -74,7 +74,7 @@ add_action('add_meta_boxes', function () {
 });
 
 function hns_meta_box($post) {
-    $nonce = wp_create_nonce('hns_summarize_' . $post->ID);
+    $nonce = wp_create_nonce('hns_summarize');
     echo '<div id="hns-panel" data-post="' . esc_attr($post->ID) . '" data-nonce="' . esc_attr($nonce) . '">';
     echo '<p><button type="button" class="button button-primary" id="hns-run">Summarize &amp; translate</button> ';
     echo '<span id="hns-status" role="status"></span></p><div id="hns-error" class="notice notice-error inline" hidden></div>';
@@ -138,7 +138,8 @@ function hns_call_service($text, $article_id) {
 
 function hns_ajax_summarize() {
     $post_id = isset($_POST['post_id']) ? absint($_POST['post_id']) : 0;
-    if (!$post_id || !check_ajax_referer('hns_summarize_' . $post_id, 'nonce', false)) {
+    // The nonce proves the request comes from this user's editor page; the capability check decides per post.
+    if (!$post_id || !check_ajax_referer('hns_summarize', 'nonce', false)) {
         wp_send_json_error(array('message' => 'This page has expired; reload it and try again.'), 403);
     }
     if (!current_user_can('edit_post', $post_id)) {
