@@ -28,3 +28,14 @@ def test_manifest_pins_both_default_models():
     settings = Settings()
     pins = pinned_revisions()
     assert settings.translation_model in pins and settings.summarization_model in pins
+
+
+def test_api_client_and_text_never_import_torch():
+    """The design's rule: the HTTP layer, the client and text handling stay free of torch (and transformers)."""
+    import subprocess
+    import sys
+
+    code = "import sys, service.api, service.client, service.bulk, service.text.splitting, service.text.checks; " \
+           "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
