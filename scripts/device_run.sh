@@ -3,6 +3,7 @@
 #
 #   scripts/device_run.sh prepare     # here: wheels for Python 3.12 into .whl/, shared data into .devshared/
 #   scripts/device_run.sh run         # there: as the device command, carrying .whl and .devshared
+#   scripts/device_run.sh bench       # there: the benchmarks only
 #
 # "run" writes gpu_check.json, gpu_bench16.json and gpu_bench64.json under $OUT (see docs/BENCHMARKS.md).
 set -o pipefail
@@ -23,19 +24,21 @@ prepare)
   cp -r "$S/fixtures/indictrans2/"{tokenizer,published_layout,parity_dist200m_style} .devshared/fixtures/indictrans2/
   chmod -R u+w .devshared
   du -sh .whl .devshared ;;
-run)
+run|bench)
   export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
   export PYTHONPATH=/tmp/site:$PWD
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/nvidia-smi.txt"
   S=.devshared
-  python3 scripts/make_test_models.py /tmp/tiny --shared $S > /dev/null 2>&1 || echo "tiny models: build failed"
-  timeout 150 python3 scripts/gpu_check.py --models /tmp/tiny --shared $S --json "$OUT/gpu_check.json" 2>&1 | grep -v "Loading weights\|tied weights"
+  if [ "$1" = run ]; then  # "bench" runs the benchmarks only
+    python3 scripts/make_test_models.py /tmp/tiny --shared $S > /dev/null 2>&1 || echo "tiny models: build failed"
+    timeout 150 python3 scripts/gpu_check.py --models /tmp/tiny --shared $S --json "$OUT/gpu_check.json" 2>&1 | grep -v "Loading weights\|tied weights"
+  fi
   python3 scripts/make_test_models.py /tmp/bench --size bench --shared $S > /dev/null 2>&1 || echo "bench models: build failed"
   timeout 240 python3 scripts/benchmark.py --models /tmp/bench --shared $S --articles 16 --http --clients 16 \
     --json "$OUT/gpu_bench16.json" 2>&1 | grep -v "Loading weights\|tied weights" | tail -40
   timeout 120 python3 scripts/benchmark.py --models /tmp/bench --shared $S --articles 64 --skip-naive \
     --json "$OUT/gpu_bench64.json" 2>&1 | grep -v "Loading weights\|tied weights" | tail -20 ;;
 *)
-  echo "usage: $0 prepare|run" >&2; exit 2 ;;
+  echo "usage: $0 prepare|run|bench" >&2; exit 2 ;;
 esac

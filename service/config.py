@@ -53,10 +53,11 @@ class Settings(BaseSettings):
     long_article_policy: Literal["lead", "chunked"] = Field("lead", description="default policy over the limit")
 
     # --- engine ---------------------------------------------------------------------------------------------------
-    translation_max_batch_tokens: int = Field(8192, ge=1, description="rows × longest row, per translation batch")
-    translation_max_batch_size: int = Field(64, ge=1)
-    summary_max_batch_tokens: int = Field(8192, ge=1)
-    summary_max_batch_size: int = Field(16, ge=1)
+    # Unset batch bounds follow the device (BATCH_BOUNDS): a GPU wants far larger batches than a CPU.
+    translation_max_batch_tokens: int | None = Field(None, ge=1, description="rows × longest row, per translation batch")
+    translation_max_batch_size: int | None = Field(None, ge=1)
+    summary_max_batch_tokens: int | None = Field(None, ge=1)
+    summary_max_batch_size: int | None = Field(None, ge=1)
     max_wait_ms: float = Field(5.0, ge=0, description="how long a batch may wait to fill")
     max_queued_items: int = Field(4096, ge=1, description="queued sentences/articles per engine; 429 above")
 
@@ -79,6 +80,20 @@ class Settings(BaseSettings):
             lines = self.api_keys_file.read_text(encoding="utf-8").splitlines()
             keys += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
         return keys
+
+
+# Default batch bounds per device type: (max padded tokens, max rows) for translation, then for summaries.
+BATCH_BOUNDS = {
+    "cpu": {"translation": (8192, 64), "summarization": (8192, 16)},
+    "cuda": {"translation": (65536, 256), "summarization": (32768, 64)},
+}
+
+
+def batch_bounds(settings: Settings, engine: str, device_type: str) -> tuple[int, int]:
+    """The configured bounds of one engine, or the device's defaults for those left unset."""
+    tokens, rows = BATCH_BOUNDS["cuda" if device_type == "cuda" else "cpu"][engine]
+    prefix = "translation" if engine == "translation" else "summary"
+    return getattr(settings, f"{prefix}_max_batch_tokens") or tokens, getattr(settings, f"{prefix}_max_batch_size") or rows
 
 
 def get_settings() -> Settings:

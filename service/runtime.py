@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import model_store
-from .config import Settings
+from .config import Settings, batch_bounds
 from .engine import device as devices
 from .engine.beam_search import optimize_for_beam_search
 from .engine.scheduler import BatchScheduler
@@ -99,9 +99,10 @@ def build_runtime(settings: Settings, observer=None) -> Runtime:
     return Runtime(settings, pipeline, models.device, models.dtypes, sources, models.load_seconds)
 
 
-def _engine(name: str, model, max_batch_tokens: int, max_batch_size: int, settings: Settings, observer, kwargs):
+def _engine(name: str, model, settings: Settings, observer, kwargs):
     """One batching engine around a translator or summarizer: generate, report tokens in and out, decode."""
     pad_id = model.tokenizer.pad_token_id
+    max_batch_tokens, max_batch_size = batch_bounds(settings, name, model.device.type)
 
     def run_batch(rows, beams):
         ids = model.generate_ids(rows, num_beams=beams, **kwargs)
@@ -118,10 +119,8 @@ def _engine(name: str, model, max_batch_tokens: int, max_batch_size: int, settin
 def make_pipeline(translator, summarizer, settings: Settings, observer=None, translation_kwargs=None, summary_kwargs=None):
     """Two engines (their worker threads run side by side) around the two models, and the pipeline over them.
     ``*_kwargs`` go to every ``generate`` call (the benchmark fixes generation lengths with them)."""
-    translation = _engine("translation", translator, settings.translation_max_batch_tokens,
-                          settings.translation_max_batch_size, settings, observer, translation_kwargs or {})  # fmt: skip
-    summary = _engine("summarization", summarizer, settings.summary_max_batch_tokens,
-                      settings.summary_max_batch_size, settings, observer, summary_kwargs or {})  # fmt: skip
+    translation = _engine("translation", translator, settings, observer, translation_kwargs or {})
+    summary = _engine("summarization", summarizer, settings, observer, summary_kwargs or {})
     return Pipeline(
         translator, summarizer, translation, summary, settings.max_article_chars, settings.max_sentences_per_article
     )

@@ -121,7 +121,7 @@ def faulty_runtime(runtime, settings):
 
     class Faulty:
         def __init__(self, inner):
-            self.inner, self.tokenizer = inner, inner.tokenizer
+            self.inner, self.tokenizer, self.device = inner, inner.tokenizer, inner.device
 
         def generate_ids(self, rows, **kwargs):
             if any(marker_ids & set(row) for row in rows):
