@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .errors import ArticleTooLong, InvalidText
 from .text.checks import clean_article
-from .text.splitting import split_article, split_sentences
+from .text.splitting import ArticleLayout, split_article, split_sentences
 
 if TYPE_CHECKING:  # the API imports this module and must not pull in torch
     from .engine.scheduler import BatchScheduler
@@ -57,8 +57,9 @@ class Pipeline:
         self.max_article_chars = max_article_chars
         self.max_sentences = max_sentences
 
-    def clean(self, text: str, label: str = "", script: str = "Deva") -> str:
-        """Validate one input text; errors name the article when there are several."""
+    def clean(self, text: str, label: str = "", script: str = "Deva") -> tuple[str, ArticleLayout]:
+        """Validate one input text and split it (once: the layout is what the job works on); errors name the
+        article when there are several."""
         where = f"article {label}: " if label else ""
         if len(text) > self.max_article_chars:
             raise ArticleTooLong(f"{where}{len(text)} characters, over the limit of {self.max_article_chars}")
@@ -66,9 +67,10 @@ class Pipeline:
             text = clean_article(text, script)
         except InvalidText as exc:
             raise InvalidText(where + exc.message, exc.code) from None
-        if (count := len(split_article(text).sentences)) > self.max_sentences:
+        layout = split_article(text)
+        if (count := len(layout.sentences)) > self.max_sentences:
             raise ArticleTooLong(f"{where}{count} sentences, over the limit of {self.max_sentences}")
-        return text
+        return text, layout
 
     # --- translation --------------------------------------------------------------------------------------------
     async def translate_sentences(self, sentences: list[str], src_lang: str, num_beams: int | None) -> list[str]:
@@ -81,9 +83,8 @@ class Pipeline:
         )
         return await asyncio.to_thread(self.translator.finish, pieces, decoded, len(sentences))
 
-    async def translate_text(self, text: str, src_lang: str = "hin_Deva", num_beams: int | None = None):
+    async def translate_layout(self, layout: ArticleLayout, src_lang: str = "hin_Deva", num_beams: int | None = None):
         """A whole text, paragraph-preserving: returns (English text, English paragraphs)."""
-        layout = split_article(text)
         return layout.join(await self.translate_sentences(layout.sentences, src_lang, num_beams))
 
     # --- summaries ----------------------------------------------------------------------------------------------
@@ -97,11 +98,12 @@ class Pipeline:
         return parts[0], prepared
 
     # --- the job ------------------------------------------------------------------------------------------------
-    async def process_article(self, article_id: str, text: str, options: JobOptions) -> ArticleResult:
+    async def process_article(
+        self, article_id: str, text: str, layout: ArticleLayout, split_ms: float, options: JobOptions
+    ) -> ArticleResult:
         started = time.perf_counter()
         result = ArticleResult(id=article_id)
-        layout = split_article(text)
-        result.timings_ms["split"] = _ms_since(started)
+        result.timings_ms["split"] = split_ms
 
         async def translation():
             t0 = time.perf_counter()
@@ -131,13 +133,17 @@ class Pipeline:
         await asyncio.gather(*jobs)
         result.timings_ms.setdefault("translate", 0.0)
         result.timings_ms.setdefault("summarize", 0.0)
-        result.timings_ms["total"] = _ms_since(started)
+        result.timings_ms["total"] = round(split_ms + _ms_since(started), 1)
         return result
 
     async def process(self, articles: list[tuple[str, str]], options: JobOptions) -> list[ArticleResult]:
         """Every article validated first (nothing runs for a request with a bad one), then all concurrently."""
-        cleaned = [(article_id, self.clean(text, article_id if len(articles) > 1 else "")) for article_id, text in articles]
-        tasks = [asyncio.ensure_future(self.process_article(i, t, options)) for i, t in cleaned]
+        jobs = []
+        for article_id, text in articles:
+            started = time.perf_counter()
+            text, layout = self.clean(text, article_id if len(articles) > 1 else "")
+            jobs.append((article_id, text, layout, _ms_since(started)))
+        tasks = [asyncio.ensure_future(self.process_article(*job, options)) for job in jobs]
         try:
             return list(await asyncio.gather(*tasks))
         except BaseException:

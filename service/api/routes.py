@@ -139,7 +139,7 @@ async def translate(body: schemas.TranslateRequest, request: Request):
     cleaned = [runtime.pipeline.clean(t, str(i) if label else "", script) for i, t in enumerate(texts)]
 
     async def work():
-        jobs = [runtime.pipeline.translate_text(t, body.source_lang, body.num_beams) for t in cleaned]
+        jobs = [runtime.pipeline.translate_layout(layout, body.source_lang, body.num_beams) for _, layout in cleaned]
         return await asyncio.gather(*jobs)
 
     results = await _run(request, work())

@@ -13,6 +13,7 @@ import sentencepiece as spm
 import torch
 
 from ..engine.beam_search import beams
+from ..engine.padding import pad_rows
 from ..text.splitting import split_sentences
 
 # Decoding settings of the model card (and of the checkpoint's own config).
@@ -46,13 +47,7 @@ class SummaryTokenizer:
 
     def pad_batch(self, rows: list[list[int]]) -> dict[str, torch.Tensor]:
         """Right-pad id lists (T5's convention) into ``input_ids`` and ``attention_mask``."""
-        width = max(len(row) for row in rows)
-        ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            mask[i, : len(row)] = 1
-        return {"input_ids": ids, "attention_mask": mask}
+        return pad_rows(rows, self.pad_token_id, left=False)
 
 
 @dataclass

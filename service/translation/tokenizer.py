@@ -12,6 +12,8 @@ from pathlib import Path
 import sentencepiece as spm
 import torch
 
+from ..engine.padding import pad_rows
+
 TOKENIZER_FILES = ("model.SRC", "model.TGT", "dict.SRC.json", "dict.TGT.json")
 _PIECE_SPACE = "\u2581"
 
@@ -48,13 +50,7 @@ class IndicTransTokenizer:
 
     def pad_batch(self, rows: list[list[int]]) -> dict[str, torch.Tensor]:
         """Left-pad id lists into ``input_ids`` and ``attention_mask`` tensors."""
-        width = max(len(row) for row in rows)
-        ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
-            mask[i, width - len(row) :] = 1
-        return {"input_ids": ids, "attention_mask": mask}
+        return pad_rows(rows, self.pad_token_id, left=True)
 
     def __call__(self, lines: list[str]) -> dict[str, torch.Tensor]:
         return self.pad_batch([self.encode_source(line) for line in lines])
