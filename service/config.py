@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         "auto", description="auto = bfloat16 (or float16) on GPU, float32 on CPU"
     )
     cpu_quantize: Literal["none", "int8"] = Field("none", description="int8 = dynamic int8 Linear layers on CPU")
+    decoder: Literal["fast", "cuda-graphs", "transformers"] = Field(
+        "fast",
+        description="fast = the service's own decoding loop (same tokens as model.generate); cuda-graphs = the same, "
+        "each step replayed as a CUDA graph on GPUs; transformers = model.generate",
+    )
     cpu_threads: int | None = Field(None, ge=1, description="torch threads on CPU; default: the cores available")
     warmup: bool = Field(True, description="run one generation per model before /readyz says ready")
 

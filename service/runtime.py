@@ -87,6 +87,7 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
         dtypes = {kind: "int8-dynamic" for kind in dtypes}
     optimize_for_beam_search(translator.model)
     optimize_for_beam_search(summarizer.model)
+    translator.decoder = summarizer.decoder = settings.decoder
     return LoadedModels(translator, summarizer, device, dtypes, seconds)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import sentencepiece as spm
 import torch
 
-from ..engine.beam_search import beams
+from ..engine.decoding import generate
 from ..engine.padding import pad_rows
 from ..text.splitting import split_sentences
 
@@ -60,8 +60,11 @@ class SummaryInput:
 
 
 class Summarizer:
-    def __init__(self, model, tokenizer: SummaryTokenizer, num_beams: int = 4, max_input_tokens: int = 512):
+    def __init__(
+        self, model, tokenizer: SummaryTokenizer, num_beams: int = 4, max_input_tokens: int = 512, decoder: str = "fast"
+    ):
         self.model = model
+        self.decoder = decoder  # "fast" (service.engine.decoding) or "transformers" (model.generate)
         self.tokenizer = tokenizer
         self.num_beams = num_beams
         self.max_input_tokens = max_input_tokens
@@ -103,8 +106,7 @@ class Summarizer:
         """One right-padded batch through ``generate`` with the model card's settings; the output ids."""
         batch = {k: v.to(self.device) for k, v in self.tokenizer.pad_batch(rows).items()}
         settings = CARD_GENERATION | {"num_beams": num_beams or self.num_beams} | overrides
-        with beams(self.model, settings["num_beams"]):
-            return self.model.generate(**batch, do_sample=False, **settings).cpu()
+        return generate(self.model, batch, {"do_sample": False} | settings, self.decoder).cpu()
 
     def generate(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> list[str]:
         return [self.tokenizer.decode(row) for row in self.generate_ids(rows, num_beams, **overrides)]

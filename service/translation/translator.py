@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..engine.beam_search import beams
+from ..engine.decoding import generate
 from ..text.indic_processing import postprocess, preprocess
 from ..text.splitting import split_to_fit
 from .tokenizer import IndicTransTokenizer
@@ -25,8 +25,11 @@ class TranslationPiece:
 
 
 class Translator:
-    def __init__(self, model, tokenizer: IndicTransTokenizer, num_beams: int = 5, max_new_tokens: int = 256):
+    def __init__(
+        self, model, tokenizer: IndicTransTokenizer, num_beams: int = 5, max_new_tokens: int = 256, decoder: str = "fast"
+    ):
         self.model = model
+        self.decoder = decoder  # "fast" (service.engine.decoding) or "transformers" (model.generate)
         self.tokenizer = tokenizer
         self.num_beams = num_beams
         self.max_new_tokens = max_new_tokens
@@ -58,8 +61,7 @@ class Translator:
         """One left-padded batch through ``generate``; the output ids (right-padded after each row's </s>)."""
         batch = {k: v.to(self.device) for k, v in self.tokenizer.pad_batch(rows).items()}
         settings = {"num_beams": num_beams or self.num_beams, "max_new_tokens": self.max_new_tokens} | overrides
-        with beams(self.model, settings["num_beams"]):
-            return self.model.generate(**batch, do_sample=False, **settings).cpu()
+        return generate(self.model, batch, {"do_sample": False} | settings, self.decoder).cpu()
 
     def generate(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> list[str]:
         """One batch → the model's tokenized English, one string per row."""

@@ -1,0 +1,175 @@
+"""``generate`` for our two models, with transformers' decoding rules and without its per-step overhead.
+
+``decode(model, batch, **settings)`` returns what ``model.generate(**batch, **settings)`` returns (same tokens, same
+padding, same length) for greedy search and beam search with the options the service uses: ``num_beams``,
+``max_length``/``max_new_tokens``, ``min_length``/``min_new_tokens``, ``no_repeat_ngram_size``, ``length_penalty``,
+``early_stopping``. The beam search below is transformers' own (v5, vectorized: top 2·beams candidates, finished
+hypotheses kept with length-penalized scores, its early-stop heuristic) written out step by step; the logits
+processors are transformers' classes. The model steps come from ``decoder_steps``. Any other option, or a model
+layout without steps, goes to ``model.generate`` unchanged.
+"""
+
+import torch
+from transformers import GenerationConfig
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    MinLengthLogitsProcessor,
+    MinNewTokensLengthLogitsProcessor,
+    NoRepeatNGramLogitsProcessor,
+)
+
+from .beam_search import beams
+from .decoder_steps import decoder_steps_for
+from .graphs import StaticSteps
+
+# Options this decoder implements; any other option set away from its default goes to transformers' generate.
+SUPPORTED = {
+    "num_beams", "max_length", "max_new_tokens", "min_length", "min_new_tokens", "no_repeat_ngram_size",
+    "length_penalty", "early_stopping", "do_sample", "use_cache",
+    "bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id", "transformers_version",
+}
+_DEFAULTS = GenerationConfig._get_default_generation_params()
+
+
+def generation_config(model, settings: dict) -> GenerationConfig:
+    """The settings ``generate`` would use: call arguments over the model's generation config over the defaults."""
+    return model._prepare_generation_config(None, **settings)[0]
+
+
+def supported(model, config: GenerationConfig) -> bool:
+    if decoder_steps_for(model) is None or config.do_sample:
+        return False
+    return all(k in SUPPORTED or _unset(v, _DEFAULTS.get(k)) for k, v in config.to_dict().items() if k[0] != "_")
+
+
+def _unset(value, default) -> bool:
+    return value == default or (value in (None, False) and default in (None, False))
+
+
+DECODERS = ("fast", "cuda-graphs", "transformers")
+
+
+def generate(model, batch: dict[str, torch.Tensor], settings: dict, decoder: str = "fast") -> torch.Tensor:
+    """``decoder``: "fast" (``decode`` below), "cuda-graphs" (``decode`` with each step replayed as a CUDA graph on
+    a GPU; the same as "fast" on a CPU) or "transformers" (the model cards' ``model.generate``)."""
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, not {decoder!r}")
+    if decoder == "transformers":
+        with beams(model, settings.get("num_beams", 1)):
+            return model.generate(**batch, **settings)
+    return decode(model, batch, graphs=decoder == "cuda-graphs", **settings)
+
+
+def decode(model, batch: dict[str, torch.Tensor], graphs: bool = False, static: bool | None = None, **settings):
+    """Output ids as ``model.generate`` gives them (decoder start token first), on the model's device.
+
+    ``graphs``: replay each step as a CUDA graph (on CUDA devices); ``static``: fixed-shape steps (implied by
+    ``graphs``; on its own it runs them eagerly, which is how the CPU tests check what the graphs record)."""
+    config = generation_config(model, settings)
+    if not supported(model, config):
+        with beams(model, config.num_beams):
+            return model.generate(**batch, **settings)
+    eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
+    start = config.decoder_start_token_id
+    if start is None:
+        start = model.config.decoder_start_token_id
+    max_length = config.max_new_tokens + 1 if config.max_new_tokens is not None else config.max_length
+    processors = LogitsProcessorList()
+    if config.min_length:
+        processors.append(MinLengthLogitsProcessor(config.min_length, eos))
+    if config.min_new_tokens:
+        processors.append(MinNewTokensLengthLogitsProcessor(1, config.min_new_tokens, eos))
+    if config.no_repeat_ngram_size:
+        processors.append(NoRepeatNGramLogitsProcessor(config.no_repeat_ngram_size))
+
+    encoder_states = model.get_encoder()(**batch).last_hidden_state
+    steps = decoder_steps_for(model)(model, encoder_states, batch["attention_mask"], config.num_beams, max_length)
+    if graphs or static:
+        steps = StaticSteps(steps, graphs)
+    eos = torch.tensor(eos, device=encoder_states.device)
+    if config.num_beams == 1:
+        return _greedy(steps, start, eos, config.pad_token_id, max_length, processors)
+    return _beam_search(steps, start, eos, config, max_length, processors)
+
+
+def _greedy(steps, start: int, eos: torch.Tensor, pad: int | None, max_length: int, processors) -> torch.Tensor:
+    """transformers' ``_sample`` without sampling: finished rows continue with pad until all are done."""
+    pad = eos[0] if pad is None else pad
+    ids = torch.full((steps.batch_size, 1), start, device=eos.device)
+    unfinished = torch.ones(steps.batch_size, dtype=torch.long, device=eos.device)
+    while True:
+        t = ids.shape[1] - 1
+        logits = steps(ids[:, -1], t).float()
+        tokens = processors(ids, logits).argmax(-1)
+        tokens = tokens * unfinished + pad * (1 - unfinished)
+        ids = torch.cat([ids, tokens[:, None]], dim=1)
+        unfinished = unfinished & ~torch.isin(tokens, eos)
+        if ids.shape[1] >= max_length or unfinished.max() == 0:
+            return ids
+
+
+def _beam_search(steps, start: int, eos: torch.Tensor, config, max_length: int, processors) -> torch.Tensor:
+    """transformers' ``_beam_search`` (v5), same tensors and order of operations, for one decoder start token."""
+    b, n, device = steps.batch_size, config.num_beams, eos.device
+    length_penalty, early_stopping = config.length_penalty, config.early_stopping
+    keep = max(2, 1 + eos.numel()) * n
+    top_n = torch.arange(keep, device=device) < n
+    fill = config.pad_token_id or int(eos[0])  # transformers' fill value: pad unless pad is 0, then eos
+    running = torch.full((b, n, max_length), fill, dtype=torch.long, device=device)
+    running[:, :, 0] = start
+    sequences = running.clone()
+    lengths = torch.zeros((b, n), dtype=torch.long, device=device)  # generated tokens of each finished hypothesis
+    running_scores = torch.zeros((b, n), device=device)
+    running_scores[:, 1:] = -1e9
+    scores = torch.full((b, n), -1e9, device=device)
+    finished = torch.zeros((b, n), dtype=torch.bool, device=device)
+    improvable = torch.ones((b, 1), dtype=torch.bool, device=device)
+    offsets = torch.arange(b, device=device)[:, None] * n
+    cur_len = 1
+    while True:
+        flat = running[:, :, :cur_len].reshape(b * n, cur_len)
+        log_probs = torch.log_softmax(steps(flat[:, -1], cur_len - 1).float(), dim=-1)
+        log_probs = processors(flat, log_probs)
+        vocab = log_probs.shape[-1]
+        log_probs = (log_probs.view(b, n, vocab) + running_scores[:, :, None]).view(b, n * vocab)
+
+        top_scores, top_indices = torch.topk(log_probs, k=keep)
+        source_beams = top_indices // vocab
+        candidates = torch.take_along_dim(running, source_beams[:, :, None], dim=1)
+        candidates[:, :, cur_len] = top_indices % vocab
+        done = torch.isin(candidates[:, :, cur_len], eos) | (cur_len + 1 >= max_length)
+
+        # Beams that go on: the best `n` candidates that did not just finish.
+        going_on = top_scores + done.to(torch.float32) * -1.0e9
+        chosen = torch.topk(going_on, k=n)[1]
+        running = torch.take_along_dim(candidates, chosen[:, :, None], dim=1)
+        running_scores = torch.take_along_dim(going_on, chosen, dim=1)
+        parents = torch.take_along_dim(source_beams, chosen, dim=1)
+
+        # Finished hypotheses: the best `n` of those kept so far and those (among the top n) that just finished.
+        just_finished = done & top_n[None, :]
+        final_scores = top_scores / ((cur_len + 1 - 1) ** length_penalty)
+        final_scores += (torch.all(finished, dim=-1, keepdim=True) & (early_stopping is True)).to(torch.float32) * -1.0e9
+        final_scores += (~improvable).to(torch.float32) * -1.0e9
+        final_scores += (~just_finished) * -1.0e9
+        merged = torch.topk(torch.cat((scores, final_scores), dim=1), k=n)[1]
+        sequences = torch.take_along_dim(torch.cat((sequences, candidates), dim=1), merged[:, :, None], dim=1)
+        scores = torch.take_along_dim(torch.cat((scores, final_scores), dim=1), merged, dim=1)
+        new_lengths = torch.full_like(top_scores, cur_len, dtype=torch.long)
+        lengths = torch.take_along_dim(torch.cat((lengths, new_lengths), dim=1), merged, dim=1)
+        finished = torch.take_along_dim(torch.cat((finished, just_finished), dim=1), merged, dim=1)
+
+        steps.reorder((parents + offsets).view(-1), cur_len)
+        cur_len += 1
+        if early_stopping == "never" and length_penalty > 0.0:
+            best_length = max_length - 1
+        else:
+            best_length = cur_len - 1
+        best_running = running_scores[:, :1] / (best_length**length_penalty)
+        worst_finished = torch.where(finished, torch.min(scores, dim=1, keepdim=True)[0], -1.0e9)
+        improvable = improvable & torch.any(best_running > worst_finished, dim=-1, keepdim=True)
+        go_on = torch.any(improvable) & ~(torch.all(finished) & (early_stopping is True)) & ~torch.all(done)
+        if not go_on:
+            break
+    best = sequences[:, 0]
+    return best[:, : 1 + int(lengths[:, 0].max())]

@@ -1,0 +1,105 @@
+"""service.engine.decoding against transformers' generate: the same tokens, padding and lengths, on fresh copies of
+the tiny models (float32, CPU), including hypotheses that finish at different steps. Each case runs twice: with
+eager steps, and with the fixed-shape steps that a GPU records as a CUDA graph (run eagerly here)."""
+
+import pytest
+import torch
+from transformers import AutoModelForSeq2SeqLM
+
+import service.translation  # noqa: F401 - registers IndicTrans2 with the Auto classes
+from service.engine.decoding import decode, generation_config, supported
+from service.engine.device import quantize_int8
+
+
+def load(tiny_models, name):
+    return AutoModelForSeq2SeqLM.from_pretrained(tiny_models / name).eval()
+
+
+def inputs(seed=3, rows=8, length=12):
+    """Random sources, some left-padded (IndicTrans2's convention; the models see only the mask)."""
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, 900, (rows, length), generator=generator)
+    mask = torch.ones_like(ids)
+    mask[:3, :5] = 0
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def with_eos_weight(model, factor):
+    """An untied lm_head whose </s> row is scaled, so that hypotheses end after different numbers of steps."""
+    eos = model.generation_config.eos_token_id
+    head = torch.nn.Linear(model.lm_head.in_features, model.lm_head.out_features, bias=False)
+    with torch.no_grad():
+        head.weight.copy_(model.lm_head.weight)
+        head.weight[eos] *= factor
+    model.lm_head = head
+    return model
+
+
+def assert_same_as_generate(model, batch, **settings):
+    assert supported(model, generation_config(model, settings))
+    with torch.inference_mode():
+        expected = model.generate(**batch, **settings)
+        for static in (False, True):
+            got = decode(model, batch, static=static, **settings)
+            assert got.shape == expected.shape and torch.equal(got, expected), f"static={static}"
+    return got
+
+
+SETTINGS = [
+    {"num_beams": 1, "max_new_tokens": 12},
+    {"num_beams": 1, "max_new_tokens": 9, "min_new_tokens": 9, "no_repeat_ngram_size": 2},
+    {"num_beams": 5, "max_new_tokens": 14},
+    {"num_beams": 4, "max_new_tokens": 10, "min_new_tokens": 10},
+    {"num_beams": 3, "max_length": 12, "min_length": 6, "length_penalty": 0.6, "no_repeat_ngram_size": 2},
+]
+
+
+@pytest.mark.parametrize("name", ["indictrans2", "mt5"])
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
+def test_same_tokens_as_generate(tiny_models, name, settings):
+    assert_same_as_generate(load(tiny_models, name), inputs(), **settings)
+
+
+@pytest.mark.parametrize("factor", [3, 4])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"num_beams": 1},
+        {"num_beams": 4, "length_penalty": 0.6, "no_repeat_ngram_size": 2},  # the mT5 card's settings
+        {"num_beams": 4, "length_penalty": 2.0},
+        {"num_beams": 3, "early_stopping": True},
+        {"num_beams": 3, "early_stopping": "never", "length_penalty": 1.5},
+    ],
+    ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()),
+)
+def test_hypotheses_ending_at_different_steps(tiny_models, factor, settings):
+    model = with_eos_weight(load(tiny_models, "mt5"), factor)
+    out = assert_same_as_generate(model, inputs(), max_new_tokens=16, **settings)
+    eos = model.generation_config.eos_token_id
+    ended = [(row[1:] == eos).nonzero() for row in out]
+    steps = {int(e[0]) if len(e) else None for e in ended}
+    assert len(steps) > 1  # rows end at different steps (or run to the limit): the finishing rules are exercised
+
+
+def test_card_settings_and_the_model_generation_config(tiny_models):
+    """mT5's generation_config.json holds the card's settings (84 tokens: the key/value buffer grows past its first
+    64 positions); with no call arguments both sides use them."""
+    model = load(tiny_models, "mt5")
+    assert model.generation_config.num_beams == 4 and model.generation_config.no_repeat_ngram_size == 2
+    assert model.generation_config.max_length == 84
+    out = assert_same_as_generate(model, inputs(seed=5))
+    assert out.shape[1] == 84
+
+
+def test_int8_quantized_model(tiny_models):
+    model = load(tiny_models, "indictrans2")
+    quantize_int8(model)
+    assert_same_as_generate(model, inputs(), num_beams=4, max_new_tokens=8)
+
+
+def test_options_it_does_not_implement_go_to_generate(tiny_models):
+    model = load(tiny_models, "indictrans2")
+    settings = {"num_beams": 2, "max_new_tokens": 6, "repetition_penalty": 1.3}
+    assert not supported(model, generation_config(model, settings))
+    with torch.inference_mode():
+        assert torch.equal(decode(model, inputs(), **settings), model.generate(**inputs(), **settings))
