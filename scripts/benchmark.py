@@ -7,11 +7,16 @@ then the article through mT5 with 4 beams; one article after another. The engine
 (as concurrent requests would be), sentences and articles pooled into length-sorted, token-budgeted batches, the two
 models running side by side. Generation lengths are fixed (min = max new tokens) so both sides do identical work;
 the models are the ``bench``-size random models (real shapes, real IndicTrans2 tokenizer), built on first use.
-Also measured: the scheduler's own overhead with an instant fake model (items/s).
+The naive loop decodes with transformers' ``model.generate``, as the model cards do; the engine with the service's
+decoder (``service/engine/decoding.py``; ``--compare-decoders`` also runs the engine on ``model.generate``).
+Also measured: the scheduler's own overhead with an instant fake model (items/s), and the decoders' host time per
+generated token on models with the real layer counts and tiny widths (what bounds a GPU, where the arithmetic of a
+step takes less time than launching it).
 """
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import platform
@@ -75,8 +80,15 @@ def summary(kind: str, seconds: float, latencies: list[float], articles: int, se
     }
 
 
+def model_card_decoding(model):
+    """The same model and tokenizer, decoding with ``model.generate`` as the model cards do."""
+    card = copy.copy(model)
+    card.decoder = "transformers"
+    return card
+
+
 def run_naive(models, articles, translation_kwargs, summary_kwargs) -> tuple[float, list[float]]:
-    translator, summarizer = models.translator, models.summarizer
+    translator, summarizer = model_card_decoding(models.translator), model_card_decoding(models.summarizer)
     latencies, start = [], time.perf_counter()
     for _, text in articles:
         layout = split_article(text)
@@ -168,6 +180,73 @@ def scheduler_overhead(items: int = 50_000, per_request: int = 20) -> float:
     return items / seconds
 
 
+def kernels_per_step(model, batch, settings, decoder) -> float:
+    """Operations that launch a kernel (views excluded) per generated token: 24 tokens minus 8, over 16."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from service.engine.decoding import generate
+
+    class Count(TorchDispatchMode):
+        count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if not func.is_view:
+                self.count += 1
+            return func(*args, **(kwargs or {}))
+
+    counts = []
+    for steps in (8, 24):
+        with Count() as counter:
+            generate(model, batch, settings | {"min_new_tokens": steps, "max_new_tokens": steps}, decoder)
+        counts.append(counter.count)
+    return round((counts[1] - counts[0]) / 16, 1)
+
+
+def decoding_overhead(steps: int = 16) -> dict:
+    """Milliseconds per generated token, ``model.generate`` against the service's decoder, on random models with the
+    published layer counts (IndicTrans2 dist-200M: 18 + 18; mT5-base: 12 + 12) and tiny widths, 2 sources × beams on
+    one thread: the host-side cost of a step, which a GPU cannot hide when its own work per step is smaller."""
+    from transformers import MT5Config, MT5ForConditionalGeneration
+
+    from service.engine.beam_search import optimize_for_beam_search
+    from service.engine.decoding import generate, generation_config, supported
+    from service.translation import IndicTransConfig
+    from service.translation.modeling import IndicTransForConditionalGeneration
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    side = dict(vocab_size=1000, embed_dim=64, ffn_dim=128, attention_heads=8, layers=18)
+    models = {
+        "indictrans2": (IndicTransForConditionalGeneration(IndicTransConfig(
+            **{f"{s}_{k}": v for s in ("encoder", "decoder") for k, v in side.items()},
+            max_source_positions=256, max_target_positions=256, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+            decoder_start_token_id=2)), {"num_beams": 5}),
+        "mt5": (MT5ForConditionalGeneration(MT5Config(
+            vocab_size=1000, d_model=64, d_kv=8, d_ff=128, num_layers=12, num_heads=8, feed_forward_proj="gated-gelu",
+            decoder_start_token_id=0)), {"num_beams": 4, "no_repeat_ngram_size": 2, "length_penalty": 0.6}),
+    }  # fmt: skip
+    batch = {"input_ids": torch.randint(5, 1000, (2, 40)), "attention_mask": torch.ones(2, 40, dtype=torch.long)}
+    result = {}
+    with torch.inference_mode():
+        for name, (model, settings) in models.items():
+            model.eval()
+            optimize_for_beam_search(model)
+            settings = settings | {"min_new_tokens": steps, "max_new_tokens": steps, "do_sample": False}
+            assert supported(model, generation_config(model, settings)), name
+            times = {}
+            for decoder in ("transformers", "fast", "transformers", "fast"):  # the second round is the one kept
+                start = time.perf_counter()
+                generate(model, batch, settings, decoder)
+                times[decoder] = (time.perf_counter() - start) / steps * 1000
+            result[name] = {f"{k}_ms_per_step": round(v, 2) for k, v in times.items()}
+            result[name]["ratio"] = round(times["transformers"] / times["fast"], 2)
+            for decoder in ("transformers", "fast"):
+                result[name][f"{decoder}_kernels_per_step"] = kernels_per_step(model, batch, settings, decoder)
+    torch.set_num_threads(threads)
+    return result
+
+
 def ensure_models(directory: Path, shared: Path) -> Path:
     if not (directory / "mt5" / "config.json").is_file():
         print(f"building bench-size models in {directory} …", flush=True)
@@ -195,6 +274,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--http", action="store_true", help="also measure over HTTP with concurrent clients")
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--decoder", choices=("fast", "cuda-graphs"), default="fast", help="the engine's decoder")
+    parser.add_argument(
+        "--compare-decoders", action="store_true", help="also run the engine with transformers' generate (same run)"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     new_tokens = args.new_tokens or (8 if args.quick else 32)
@@ -203,7 +286,7 @@ def main(argv=None) -> dict:
     settings = Settings(
         translation_model=str(models_dir / "indictrans2"), summarization_model=str(models_dir / "mt5"),
         device=args.device, dtype=args.dtype, cpu_quantize=args.quantize, offline=True, warmup=False,
-        max_article_chars=1_000_000,
+        max_article_chars=1_000_000, decoder=args.decoder,
     )  # fmt: skip
     sources = resolve_sources(settings)
     models = load_models(settings, sources)
@@ -235,6 +318,7 @@ def main(argv=None) -> dict:
             "articles": len(articles), "sentences": sentences, "new_tokens": new_tokens, "dtypes": models.dtypes,
             "passages_per_article": passages, "max_sentences_per_article": max_sentences,
             "translation_beams": 5, "summary_beams": 4, "naive_sentence_batch": NAIVE_SENTENCE_BATCH,
+            "engine_decoder": args.decoder, "naive_decoder": "transformers",
         },  # fmt: skip
     }
     seconds, latencies = asyncio.run(run_engine(pipeline, articles))
@@ -243,6 +327,14 @@ def main(argv=None) -> dict:
         e.name: {"count": e.stats.batches, "mean_size": round(e.stats.items / max(1, e.stats.batches), 1)}
         for e in (pipeline.translation_engine, pipeline.summary_engine)
     }
+    if args.compare_decoders:
+        models.translator.decoder = models.summarizer.decoder = "transformers"
+        asyncio.run(run_engine(pipeline, warm))
+        seconds, latencies = asyncio.run(run_engine(pipeline, articles))
+        models.translator.decoder = models.summarizer.decoder = args.decoder
+        result["engine_transformers_decoder"] = summary("engine on model.generate", seconds, latencies, len(articles),
+                                                        sentences)  # fmt: skip
+        result["speedup_of_fast_decoder"] = round(seconds / result["engine"]["seconds"], 2)
     if not args.skip_naive:
         # The model cards' loop runs the models as published (float32 on CPU); with --quantize it also runs on the
         # quantized models, so both ratios are on record.
@@ -267,6 +359,7 @@ def main(argv=None) -> dict:
     for engine in (pipeline.translation_engine, pipeline.summary_engine):
         engine.close()
     result["scheduler_overhead_items_per_s"] = round(scheduler_overhead())
+    result["decoding_overhead"] = decoding_overhead()
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

@@ -4,13 +4,16 @@
 
 1. IndicTrans2 parity on CUDA in float32 (upstream reference outputs), and generation in float16/bfloat16;
 2. the whole pipeline on CUDA with the tiny models (device and dtype chosen by "auto");
-3. a real CUDA out-of-memory error inside a batch: the engine splits the batch, and the service keeps serving.
+3. a real CUDA out-of-memory error inside a batch: the engine splits the batch, and the service keeps serving;
+4. the service's decoder ("fast", and "cuda-graphs" with each step replayed as a CUDA graph) against
+   ``model.generate`` on CUDA: identical tokens in float32, agreement in bfloat16, and time per generated token.
 """
 
 import argparse
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +25,7 @@ from transformers import AutoModelForSeq2SeqLM  # noqa: E402
 
 import service.translation  # noqa: E402,F401
 from service.config import Settings  # noqa: E402
+from service.engine.decoding import generate  # noqa: E402
 from service.engine.scheduler import BatchScheduler  # noqa: E402
 from service.errors import InferenceFailed  # noqa: E402
 from service.pipeline import JobOptions  # noqa: E402
@@ -108,6 +112,43 @@ def out_of_memory(models: Path) -> dict:
             "items_done": done, "items_failed_alone": failed, "serves_after": isinstance(after, str)}  # fmt: skip
 
 
+def decoders(models: Path) -> dict:
+    """Each tiny model with the service's settings, on random sources (some padded), every decoder."""
+    out = {}
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 900, (24, 30), generator=generator).cuda()
+    mask = torch.ones_like(ids)
+    mask[:8, :12] = 0
+    batch = {"input_ids": ids, "attention_mask": mask}
+    cases = {
+        "indictrans2": {"num_beams": 5, "max_new_tokens": 40, "do_sample": False},
+        "mt5": {"num_beams": 4, "max_length": 84, "no_repeat_ngram_size": 2, "length_penalty": 0.6, "do_sample": False},
+    }
+    for dtype in (torch.float32, torch.bfloat16):
+        for name, settings in cases.items():
+            model = AutoModelForSeq2SeqLM.from_pretrained(models / name, dtype=dtype).cuda().eval()
+            results, times = {}, {}
+            with torch.inference_mode():
+                for decoder in ("transformers", "fast", "cuda-graphs") * 2:  # the second round is timed
+                    torch.cuda.synchronize()
+                    start = time.perf_counter()
+                    results[decoder] = generate(model, batch, settings, decoder)
+                    torch.cuda.synchronize()
+                    times[decoder] = time.perf_counter() - start
+            expected = results["transformers"]
+            steps = expected.shape[1] - 1
+            key = f"{name}_{str(dtype).removeprefix('torch.')}"
+            out[key] = {"steps": steps} | {f"{d}_ms_per_step": round(t / steps * 1000, 2) for d, t in times.items()}
+            for decoder in ("fast", "cuda-graphs"):
+                got = results[decoder]
+                same_shape = got.shape == expected.shape
+                out[key][f"{decoder}_identical"] = bool(same_shape and torch.equal(got, expected))
+                out[key][f"{decoder}_rows_identical"] = (
+                    int((got == expected).all(dim=1).sum()) if same_shape else "shape differs"
+                )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", type=Path, required=True)
@@ -118,7 +159,8 @@ def main() -> None:
         sys.exit("no CUDA GPU visible")
     result = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__}
     for name, check in (("parity", lambda: parity(args.shared)), ("pipeline", lambda: pipeline_on_gpu(args.models)),
-                        ("out_of_memory", lambda: out_of_memory(args.models))):  # fmt: skip
+                        ("out_of_memory", lambda: out_of_memory(args.models)),
+                        ("decoders", lambda: decoders(args.models))):  # fmt: skip
         try:
             result[name] = check()
         except Exception as exc:  # noqa: BLE001 - report every check, even after one fails

@@ -140,6 +140,7 @@ def test_info_and_docs(client):
     info = client.get("/info").json()
     assert info["ready"] and info["device"] == "cpu" and info["limits"]["max_article_chars"] == 20_000
     assert info["models"]["translation"]["revision"] == "local"
+    assert info["decoding"]["decoder"] == "fast"
     schema = client.get("/openapi.json").json()
     assert {"/summarize", "/translate", "/healthz", "/readyz", "/info"} <= set(schema["paths"])
     examples = json.dumps(schema, ensure_ascii=False)

@@ -7,7 +7,7 @@ import torch
 from transformers import AutoModelForSeq2SeqLM
 
 import service.translation  # noqa: F401 - registers IndicTrans2 with the Auto classes
-from service.engine.decoding import decode, generation_config, supported
+from service.engine.decoding import decode, generate, generation_config, supported
 from service.engine.device import quantize_int8
 
 
@@ -103,3 +103,15 @@ def test_options_it_does_not_implement_go_to_generate(tiny_models):
     assert not supported(model, generation_config(model, settings))
     with torch.inference_mode():
         assert torch.equal(decode(model, inputs(), **settings), model.generate(**inputs(), **settings))
+
+
+def test_decoder_names(tiny_models):
+    """What SUMMARIZER_DECODER selects; "cuda-graphs" on a CPU runs the fixed-shape steps without graphs."""
+    model = load(tiny_models, "mt5")
+    settings = {"num_beams": 3, "max_new_tokens": 8, "do_sample": False}
+    with torch.inference_mode():
+        expected = generate(model, inputs(), settings, "transformers")
+        for decoder in ("fast", "cuda-graphs"):
+            assert torch.equal(generate(model, inputs(), settings, decoder), expected)
+        with pytest.raises(ValueError, match="decoder must be one of"):
+            generate(model, inputs(), settings, "beam")

@@ -204,5 +204,6 @@ async def info(request: Request):
             "translation_num_beams": settings.translation_num_beams,
             "summary_num_beams": settings.summary_num_beams,
             "long_article_policy": settings.long_article_policy,
+            "decoder": settings.decoder,
         },
     }

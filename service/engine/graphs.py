@@ -56,6 +56,7 @@ class StaticSteps:
             self.steps.step(self.tokens, self.position)
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: the other model's worker thread keeps using the GPU while this one records.
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             self.logits = self.steps.step(self.tokens, self.position)
         self.graph = graph
