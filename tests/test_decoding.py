@@ -115,3 +115,14 @@ def test_decoder_names(tiny_models):
             assert torch.equal(generate(model, inputs(), settings, decoder), expected)
         with pytest.raises(ValueError, match="decoder must be one of"):
             generate(model, inputs(), settings, "beam")
+
+
+def test_longer_than_the_position_table(tiny_models):
+    """Past max_target_positions (256 here) IndicTrans2's sinusoidal table is extended, as transformers does."""
+    model = load(tiny_models, "indictrans2")
+    assert model.config.max_target_positions == 256
+    settings = {"num_beams": 1, "max_new_tokens": 300, "min_new_tokens": 300}
+    with torch.inference_mode():
+        got = decode(model, inputs(rows=2), **settings)  # first: generate would extend the table for us
+        assert torch.equal(got, model.generate(**inputs(rows=2), **settings))
+    assert got.shape[1] == 301

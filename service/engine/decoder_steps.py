@@ -172,6 +172,10 @@ class M2M100Steps(DecoderSteps):
             for layer in self.decoder.layers
         ]  # fmt: skip
         self.mask = encoder_mask.bool()[:, None, None, :]
+        positions = self.decoder.embed_positions
+        needed = self.pad + 1 + max_len
+        if positions.weights.shape[0] < needed:  # what transformers' forward does past max_target_positions
+            positions.make_weights(needed + positions.offset, positions.embedding_dim, positions.padding_idx)
 
     def step(self, tokens: torch.Tensor, t) -> torch.Tensor:
         p, decoder, scale = self.plan, self.decoder, self.plan["scaling"]
