@@ -2,13 +2,17 @@
 the tiny models (float32, CPU), including hypotheses that finish at different steps. Each case runs twice: with
 eager steps, and with the fixed-shape steps that a GPU records as a CUDA graph (run eagerly here)."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from transformers import AutoModelForSeq2SeqLM
 
 import service.translation  # noqa: F401 - registers IndicTrans2 with the Auto classes
+from service.engine import decoding
 from service.engine.decoding import decode, generate, generation_config, supported
 from service.engine.device import quantize_int8
+from service.engine.graphs import StaticSteps
 
 
 def load(tiny_models, name):
@@ -126,3 +130,49 @@ def test_longer_than_the_position_table(tiny_models):
         got = decode(model, inputs(rows=2), **settings)  # first: generate would extend the table for us
         assert torch.equal(got, model.generate(**inputs(rows=2), **settings))
     assert got.shape[1] == 301
+
+
+class ReplayedSteps(StaticSteps):
+    """CUDA-graph semantics on a CPU: each recording is a traced program (make_fx) that is replayed on the live
+    buffers, so anything the step reads from Python instead of from its tensors stays frozen at recording time,
+    as it would in a CUDA graph."""
+
+    recordings: list[int] = []
+
+    def __init__(self, steps, graphs):
+        super().__init__(steps, graphs=False)
+        self.graphs = True
+
+    def _record(self):
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        program = make_fx(lambda tokens, position: self.steps.step(tokens, position))(self.tokens, self.position)
+        ReplayedSteps.recordings.append(self.steps.capacity)
+
+        def replay():
+            self.logits = program(self.tokens, self.position)
+
+        self.graph = SimpleNamespace(replay=replay)
+
+
+@pytest.mark.parametrize(
+    "name, settings",
+    [
+        ("indictrans2", {"num_beams": 4, "max_new_tokens": 12}),
+        ("mt5", {"num_beams": 4, "max_length": 84, "no_repeat_ngram_size": 2, "length_penalty": 0.6}),
+        ("mt5", {"num_beams": 1, "max_new_tokens": 70}),
+    ],
+)
+def test_recorded_steps_replay_like_cuda_graphs(tiny_models, monkeypatch, name, settings):
+    monkeypatch.setattr(decoding, "StaticSteps", ReplayedSteps)
+    ReplayedSteps.recordings.clear()
+    model = load(tiny_models, name)
+    with torch.inference_mode():
+        expected = model.generate(**inputs(rows=4), **settings)
+        got = decoding.decode(model, inputs(rows=4), graphs=True, **settings)
+    assert torch.equal(got, expected)
+    # One recording per buffer size: up to 64 positions, then once more if the output grows past them.
+    max_len = settings.get("max_length") or settings["max_new_tokens"] + 1
+    grew = expected.shape[1] - 2 >= 64  # the last step wrote position length - 2
+    assert ReplayedSteps.recordings == [min(max_len, 64)] + ([min(max_len, 128)] if grew else [])
+    assert name == "indictrans2" or grew  # the mT5 cases do cross the first buffer
