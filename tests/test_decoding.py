@@ -176,3 +176,23 @@ def test_recorded_steps_replay_like_cuda_graphs(tiny_models, monkeypatch, name, 
     grew = expected.shape[1] - 2 >= 64  # the last step wrote position length - 2
     assert ReplayedSteps.recordings == [min(max_len, 64)] + ([min(max_len, 128)] if grew else [])
     assert name == "indictrans2" or grew  # the mT5 cases do cross the first buffer
+
+
+def test_fixed_shape_steps_never_see_unwritten_positions(tiny_models):
+    """They attend over the whole buffer with zero weights past the current position: its unwritten part must be
+    zeros (garbage such as NaN would survive the zero weights), also after the buffer grows."""
+    from service.engine.decoder_steps import T5Steps
+
+    model = load(tiny_models, "mt5")
+    batch = inputs(rows=2)
+    with torch.inference_mode():
+        encoded = model.get_encoder()(**batch).last_hidden_state
+        steps = T5Steps(model, encoded, batch["attention_mask"], num_beams=2, max_len=100)
+        steps.cache.fill_(float("nan"))
+        static = StaticSteps(steps, graphs=False)
+        tokens = torch.zeros(4, dtype=torch.long)
+        for t in range(70):  # past the first 64 positions: the buffer grows
+            logits = static(tokens, t)
+            assert torch.isfinite(logits).all(), t
+            tokens = logits.argmax(-1)
+    assert steps.capacity == 100

@@ -72,8 +72,8 @@ class DecoderSteps:
         self.heads, self.head_dim = heads, head_dim
         self.rows = batch_size * num_beams
         self.layers = layers
-        # Zeros, not empty: fixed-shape steps multiply the unwritten positions by zero weights (NaN · 0 is NaN).
-        self.cache = like.new_zeros((layers, 2, self.rows, heads, min(max_len, 64), head_dim))
+        self.cache = like.new_empty((layers, 2, self.rows, heads, min(max_len, 64), head_dim))
+        self.zero_filled = False  # see fill_with_zeros
         self.self_mask = None  # additive mask over the buffer for tensor positions (0 up to t, -inf after)
 
     def __call__(self, tokens: torch.Tensor, t: int) -> torch.Tensor:
@@ -89,10 +89,17 @@ class DecoderSteps:
         """Room for position t (the buffer doubles, up to max_len); True when it had to grow."""
         if t < self.capacity:
             return False
-        grown = self.cache.new_zeros((*self.cache.shape[:4], min(self.max_len, 2 * self.capacity), self.head_dim))
+        allocate = self.cache.new_zeros if self.zero_filled else self.cache.new_empty
+        grown = allocate((*self.cache.shape[:4], min(self.max_len, 2 * self.capacity), self.head_dim))
         grown[:, :, :, :, :t] = self.cache[:, :, :, :, :t]
         self.cache = grown
         return True
+
+    def fill_with_zeros(self) -> None:
+        """For fixed-shape steps, which multiply the unwritten positions by zero weights (NaN · 0 would be NaN);
+        eager steps never read them, so they skip this pass over the buffer."""
+        self.cache.zero_()
+        self.zero_filled = True
 
     def start_static(self) -> None:
         """Before steps with tensor positions: a mask over the whole buffer, opened one position per step."""

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 class StaticSteps:
     def __init__(self, steps, graphs: bool):
         self.steps = steps
+        steps.fill_with_zeros()
         self.batch_size, self.num_beams = steps.batch_size, steps.num_beams
         device = steps.cache.device
         self.graphs = graphs and device.type == "cuda"
