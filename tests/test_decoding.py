@@ -101,12 +101,13 @@ def test_int8_quantized_model(tiny_models):
     assert_same_as_generate(model, inputs(), num_beams=4, max_new_tokens=8)
 
 
-def test_options_it_does_not_implement_go_to_generate(tiny_models):
+def test_options_it_does_not_implement_go_to_generate(tiny_models, caplog):
     model = load(tiny_models, "indictrans2")
     settings = {"num_beams": 2, "max_new_tokens": 6, "repetition_penalty": 1.3}
     assert not supported(model, generation_config(model, settings))
-    with torch.inference_mode():
+    with torch.inference_mode(), caplog.at_level("WARNING", logger="service.engine.decoding"):
         assert torch.equal(decode(model, inputs(), **settings), model.generate(**inputs(), **settings))
+    assert "does not implement repetition_penalty" in caplog.text
 
 
 def test_decoder_names(tiny_models):

@@ -9,6 +9,8 @@ processors are transformers' classes. The model steps come from ``decoder_steps`
 layout without steps, goes to ``model.generate`` unchanged.
 """
 
+import logging
+
 import torch
 from transformers import GenerationConfig
 from transformers.generation.logits_process import (
@@ -29,6 +31,9 @@ SUPPORTED = {
     "bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id", "transformers_version",
 }
 _DEFAULTS = GenerationConfig._get_default_generation_params()
+_reported: set[tuple[str, ...]] = set()  # fallbacks already logged
+PROMPT = 1  # the decoder prompt: the start token alone
+log = logging.getLogger(__name__)
 
 
 def generation_config(model, settings: dict) -> GenerationConfig:
@@ -36,10 +41,18 @@ def generation_config(model, settings: dict) -> GenerationConfig:
     return model._prepare_generation_config(None, **settings)[0]
 
 
+def unsupported(model, config: GenerationConfig) -> list[str]:
+    """Why the loop below cannot decode this: options it does not implement, or a model layout without steps."""
+    if decoder_steps_for(model) is None:
+        return [f"model layout {type(model).__name__}"]
+    if config.do_sample:
+        return ["do_sample"]
+    options = config.to_dict().items()
+    return [k for k, v in options if k[0] != "_" and k not in SUPPORTED and not _unset(v, _DEFAULTS.get(k))]
+
+
 def supported(model, config: GenerationConfig) -> bool:
-    if decoder_steps_for(model) is None or config.do_sample:
-        return False
-    return all(k in SUPPORTED or _unset(v, _DEFAULTS.get(k)) for k, v in config.to_dict().items() if k[0] != "_")
+    return not unsupported(model, config)
 
 
 def _unset(value, default) -> bool:
@@ -66,19 +79,23 @@ def decode(model, batch: dict[str, torch.Tensor], graphs: bool = False, static: 
     ``graphs``: replay each step as a CUDA graph (on CUDA devices); ``static``: fixed-shape steps (implied by
     ``graphs``; on its own it runs them eagerly, which is how the CPU tests check what the graphs record)."""
     config = generation_config(model, settings)
-    if not supported(model, config):
+    missing = unsupported(model, config)
+    if missing:
+        if tuple(missing) not in _reported:
+            _reported.add(tuple(missing))
+            log.warning("decoding with model.generate: the service decoder does not implement %s", ", ".join(missing))
         with beams(model, config.num_beams):
             return model.generate(**batch, **settings)
     eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
     start = config.decoder_start_token_id
     if start is None:
         start = model.config.decoder_start_token_id
-    max_length = config.max_new_tokens + 1 if config.max_new_tokens is not None else config.max_length
+    max_length = config.max_new_tokens + PROMPT if config.max_new_tokens is not None else config.max_length
     processors = LogitsProcessorList()
     if config.min_length:
         processors.append(MinLengthLogitsProcessor(config.min_length, eos))
     if config.min_new_tokens:
-        processors.append(MinNewTokensLengthLogitsProcessor(1, config.min_new_tokens, eos))
+        processors.append(MinNewTokensLengthLogitsProcessor(PROMPT, config.min_new_tokens, eos))
     if config.no_repeat_ngram_size:
         processors.append(NoRepeatNGramLogitsProcessor(config.no_repeat_ngram_size))
 
@@ -125,7 +142,7 @@ def _beam_search(steps, start: int, eos: torch.Tensor, config, max_length: int, 
     finished = torch.zeros((b, n), dtype=torch.bool, device=device)
     improvable = torch.ones((b, 1), dtype=torch.bool, device=device)
     offsets = torch.arange(b, device=device)[:, None] * n
-    cur_len = 1
+    cur_len = PROMPT
     while True:
         flat = running[:, :, :cur_len].reshape(b * n, cur_len)
         log_probs = torch.log_softmax(steps(flat[:, -1], cur_len - 1).float(), dim=-1)
@@ -148,8 +165,9 @@ def _beam_search(steps, start: int, eos: torch.Tensor, config, max_length: int, 
 
         # Finished hypotheses: the best `n` of those kept so far and those (among the top n) that just finished.
         just_finished = done & top_n[None, :]
-        final_scores = top_scores / ((cur_len + 1 - 1) ** length_penalty)
-        final_scores += (torch.all(finished, dim=-1, keepdim=True) & (early_stopping is True)).to(torch.float32) * -1.0e9
+        final_scores = top_scores / ((cur_len + 1 - PROMPT) ** length_penalty)
+        all_finished = torch.all(finished, dim=-1, keepdim=True)
+        final_scores += (all_finished & (early_stopping is True)).to(torch.float32) * -1.0e9
         final_scores += (~improvable).to(torch.float32) * -1.0e9
         final_scores += (~just_finished) * -1.0e9
         merged = torch.topk(torch.cat((scores, final_scores), dim=1), k=n)[1]
@@ -162,9 +180,9 @@ def _beam_search(steps, start: int, eos: torch.Tensor, config, max_length: int, 
         steps.reorder((parents + offsets).view(-1), cur_len)
         cur_len += 1
         if early_stopping == "never" and length_penalty > 0.0:
-            best_length = max_length - 1
+            best_length = max_length - PROMPT
         else:
-            best_length = cur_len - 1
+            best_length = cur_len - PROMPT
         best_running = running_scores[:, :1] / (best_length**length_penalty)
         worst_finished = torch.where(finished, torch.min(scores, dim=1, keepdim=True)[0], -1.0e9)
         improvable = improvable & torch.any(best_running > worst_finished, dim=-1, keepdim=True)
@@ -172,4 +190,4 @@ def _beam_search(steps, start: int, eos: torch.Tensor, config, max_length: int, 
         if not go_on:
             break
     best = sequences[:, 0]
-    return best[:, : 1 + int(lengths[:, 0].max())]
+    return best[:, : PROMPT + int(lengths[:, 0].max())]
