@@ -71,7 +71,6 @@ class DecoderSteps:
         self.batch_size, self.num_beams, self.max_len = batch_size, num_beams, max_len
         self.heads, self.head_dim = heads, head_dim
         self.rows = batch_size * num_beams
-        self.layers = layers
         self.cache = like.new_empty((layers, 2, self.rows, heads, min(max_len, 64), head_dim))
         self.zero_filled = False  # see fill_with_zeros
         self.self_mask = None  # additive mask over the buffer for tensor positions (0 up to t, -inf after)
