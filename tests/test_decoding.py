@@ -95,8 +95,9 @@ def test_card_settings_and_the_model_generation_config(tiny_models):
     assert out.shape[1] == 84
 
 
-def test_int8_quantized_model(tiny_models):
-    model = load(tiny_models, "indictrans2")
+@pytest.mark.parametrize("name", ["indictrans2", "mt5"])
+def test_int8_quantized_model(tiny_models, name):
+    model = load(tiny_models, name)
     quantize_int8(model)
     assert_same_as_generate(model, inputs(), num_beams=4, max_new_tokens=8)
 

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .beam_search import cross_attention_kv_projections
+
 
 def linear(module):
     """The layer as a function: the kernel called directly for plain Linear layers (a module call costs as much as
@@ -67,11 +69,15 @@ def plan(model, build):
 class DecoderSteps:
     """State of one batch being decoded: ``step(tokens, t)`` → logits; ``reorder(rows, length)`` after beams move."""
 
-    def __init__(self, batch_size: int, num_beams: int, max_len: int, layers: int, heads: int, head_dim: int, like):
-        self.batch_size, self.num_beams, self.max_len = batch_size, num_beams, max_len
+    def __init__(self, model, encoder_states, num_beams: int, max_len: int, heads: int, head_dim: int):
+        self.batch_size, self.num_beams, self.max_len = encoder_states.shape[0], num_beams, max_len
         self.heads, self.head_dim = heads, head_dim
-        self.rows = batch_size * num_beams
-        self.cache = like.new_empty((layers, 2, self.rows, heads, min(max_len, 64), head_dim))
+        self.rows = self.batch_size * num_beams
+        projections = cross_attention_kv_projections(model)  # k, v of each layer in turn
+        self.cross = [(self._source_heads(k(encoder_states)), self._source_heads(v(encoder_states)))
+                      for k, v in zip(projections[::2], projections[1::2])]  # fmt: skip
+        shape = (len(self.cross), 2, self.rows, heads, min(max_len, 64), head_dim)
+        self.cache = encoder_states.new_empty(shape)
         self.zero_filled = False  # see fill_with_zeros
         self.self_mask = None  # additive mask over the buffer for tensor positions (0 up to t, -inf after)
 
@@ -100,14 +106,11 @@ class DecoderSteps:
         self.cache.zero_()
         self.zero_filled = True
 
-    def start_static(self) -> None:
-        """Before steps with tensor positions: a mask over the whole buffer, opened one position per step."""
-        self.self_mask = torch.full((1, 1, 1, self.capacity), float("-inf"), dtype=self.cache.dtype,
-                                    device=self.cache.device)  # fmt: skip
-
     def open_position(self, t: int) -> None:
+        """Before a step with a tensor position: the mask over the whole buffer lets it see positions up to t."""
         if self.self_mask is None or self.self_mask.shape[-1] != self.capacity:
-            self.start_static()
+            self.self_mask = torch.full((1, 1, 1, self.capacity), float("-inf"), dtype=self.cache.dtype,
+                                        device=self.cache.device)  # fmt: skip
             self.self_mask[..., :t] = 0
         self.self_mask[..., t] = 0
 
@@ -168,15 +171,7 @@ class M2M100Steps(DecoderSteps):
         self.plan = plan(model, _m2m100_plan)
         self.pad = model.config.pad_token_id
         attention = self.decoder.layers[0].self_attn
-        super().__init__(
-            encoder_states.shape[0], num_beams, max_len, len(self.decoder.layers),
-            attention.num_heads, attention.head_dim, encoder_states,
-        )  # fmt: skip
-        self.cross = [
-            (self._source_heads(layer.encoder_attn.k_proj(encoder_states)),
-             self._source_heads(layer.encoder_attn.v_proj(encoder_states)))
-            for layer in self.decoder.layers
-        ]  # fmt: skip
+        super().__init__(model, encoder_states, num_beams, max_len, attention.num_heads, attention.head_dim)
         self.mask = encoder_mask.bool()[:, None, None, :]
         positions = self.decoder.embed_positions
         needed = self.pad + 1 + max_len
@@ -198,6 +193,17 @@ class M2M100Steps(DecoderSteps):
         return p["lm_head"](p["final_norm"](x))
 
 
+def output_projection(wo):
+    """T5's feed-forward output layer with transformers' rule: its weight's dtype wins (mT5 checkpoints may keep it
+    in float32), except for int8 weights; quantized layers take their input as it is."""
+    project = linear(wo)
+    weight = getattr(wo, "weight", None)
+    if not isinstance(weight, torch.Tensor) or weight.dtype == torch.int8:
+        return project
+    dtype = weight.dtype
+    return lambda h: project(h if h.dtype == dtype else h.to(dtype))
+
+
 def _t5_plan(model):
     decoder = model.get_decoder()
     blocks = []
@@ -208,7 +214,7 @@ def _t5_plan(model):
         blocks.append((
             rms_norm(block.layer[0].layer_norm), fused_linear(a.q, a.k, a.v), linear(a.o),
             rms_norm(block.layer[1].layer_norm), linear(c.q), linear(c.o),
-            rms_norm(block.layer[2].layer_norm), fused_linear(ff.wi_0, ff.wi_1), ff.act, ff.wo, linear(ff.wo),
+            rms_norm(block.layer[2].layer_norm), fused_linear(ff.wi_0, ff.wi_1), ff.act, output_projection(ff.wo),
         ))  # fmt: skip
     return {"blocks": blocks, "final_norm": rms_norm(decoder.final_layer_norm), "lm_head": linear(model.lm_head)}
 
@@ -219,17 +225,8 @@ class T5Steps(DecoderSteps):
     def __init__(self, model, encoder_states, encoder_mask, num_beams: int, max_len: int):
         self.decoder = model.get_decoder()
         self.plan = plan(model, _t5_plan)
-        blocks = self.decoder.block
-        first = blocks[0].layer[0].SelfAttention
-        super().__init__(
-            encoder_states.shape[0], num_beams, max_len, len(blocks),
-            first.n_heads, first.key_value_proj_dim, encoder_states,
-        )  # fmt: skip
-        self.cross = [
-            (self._source_heads(block.layer[1].EncDecAttention.k(encoder_states)),
-             self._source_heads(block.layer[1].EncDecAttention.v(encoder_states)))
-            for block in blocks
-        ]  # fmt: skip
+        first = self.decoder.block[0].layer[0].SelfAttention
+        super().__init__(model, encoder_states, num_beams, max_len, first.n_heads, first.key_value_proj_dim)
         dtype = encoder_states.dtype
         # What transformers adds for cross-attention: a zero position bias, and the dtype's minimum where padded.
         self.mask = torch.zeros(encoder_mask.shape, dtype=dtype, device=encoder_mask.device).masked_fill(
@@ -255,16 +252,11 @@ class T5Steps(DecoderSteps):
         p, clamp = self.plan, self._clamp
         x = self.decoder.embed_tokens(tokens)
         bias = self._bias(t)
-        for i, (norm1, qkv, out1, norm2, q2, out2, norm3, wi, act, wo_module, wo) in enumerate(p["blocks"]):
+        for i, (norm1, qkv, out1, norm2, q2, out2, norm3, wi, act, wo) in enumerate(p["blocks"]):
             x = clamp(x + out1(self._self_attention(i, *qkv(norm1(x)), t, 1.0, bias)))
             x = clamp(x + out2(self._cross_attention(q2(norm2(x)), *self.cross[i], self.mask, 1.0)))
             gate, up = wi(norm3(x))
-            h = act(gate) * up
-            # transformers' rule: the output projection's dtype wins (mT5 checkpoints may keep it in float32).
-            weight = getattr(wo_module, "weight", None)
-            if isinstance(weight, torch.Tensor) and h.dtype != weight.dtype and weight.dtype != torch.int8:
-                h = h.to(weight.dtype)
-            x = clamp(x + wo(h))
+            x = clamp(x + wo(act(gate) * up))
         return p["lm_head"](p["final_norm"](x))
 
 

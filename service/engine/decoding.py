@@ -68,9 +68,14 @@ def generate(model, batch: dict[str, torch.Tensor], settings: dict, decoder: str
     if decoder not in DECODERS:
         raise ValueError(f"decoder must be one of {DECODERS}, not {decoder!r}")
     if decoder == "transformers":
-        with beams(model, settings.get("num_beams", 1)):
-            return model.generate(**batch, **settings)
+        return _model_generate(model, batch, settings)
     return decode(model, batch, graphs=decoder == "cuda-graphs", **settings)
+
+
+def _model_generate(model, batch: dict[str, torch.Tensor], settings: dict) -> torch.Tensor:
+    """transformers' generate, with the beam-search shortcuts of ``beam_search.py`` where the model has them."""
+    with beams(model, settings.get("num_beams") or model.generation_config.num_beams or 1):
+        return model.generate(**batch, **settings)
 
 
 def decode(model, batch: dict[str, torch.Tensor], graphs: bool = False, static: bool | None = None, **settings):
@@ -84,8 +89,7 @@ def decode(model, batch: dict[str, torch.Tensor], graphs: bool = False, static: 
         if tuple(missing) not in _reported:
             _reported.add(tuple(missing))
             log.warning("decoding with model.generate: the service decoder does not implement %s", ", ".join(missing))
-        with beams(model, config.num_beams):
-            return model.generate(**batch, **settings)
+        return _model_generate(model, batch, settings)
     eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
     start = config.decoder_start_token_id
     if start is None:
