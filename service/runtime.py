@@ -72,13 +72,15 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
     seconds = {}
     t0 = time.perf_counter()
     translator = load_translator(
-        sources["translation"].path, device, dtype, settings.translation_num_beams, settings.translation_max_new_tokens
-    )
+        sources["translation"].path, device, dtype, settings.translation_num_beams, settings.translation_max_new_tokens,
+        settings.decoder,
+    )  # fmt: skip
     seconds["translation"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     summarizer = load_summarizer(
-        sources["summarization"].path, device, summary_dtype, settings.summary_num_beams, settings.summary_input_tokens
-    )
+        sources["summarization"].path, device, summary_dtype, settings.summary_num_beams, settings.summary_input_tokens,
+        settings.decoder,
+    )  # fmt: skip
     seconds["summarization"] = time.perf_counter() - t0
     dtypes = {"translation": str(dtype).removeprefix("torch."), "summarization": str(summary_dtype).removeprefix("torch.")}
     if device.type == "cpu" and settings.cpu_quantize == "int8":
@@ -87,7 +89,6 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
         dtypes = {kind: "int8-dynamic" for kind in dtypes}
     optimize_for_beam_search(translator.model)
     optimize_for_beam_search(summarizer.model)
-    translator.decoder = summarizer.decoder = settings.decoder
     return LoadedModels(translator, summarizer, device, dtypes, seconds)
 
 

@@ -121,10 +121,12 @@ class Summarizer:
         return summaries
 
 
-def load_summarizer(path, device, dtype, num_beams: int = 4, max_input_tokens: int = 512) -> Summarizer:
+def load_summarizer(
+    path, device, dtype, num_beams: int = 4, max_input_tokens: int = 512, decoder: str = "fast"
+) -> Summarizer:
     """mT5 from a local directory (config.json, weights, spiece.model)."""
     from transformers import AutoModelForSeq2SeqLM
 
     model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=dtype)
     model.to(device).eval()
-    return Summarizer(model, SummaryTokenizer(path), num_beams=num_beams, max_input_tokens=max_input_tokens)
+    return Summarizer(model, SummaryTokenizer(path), num_beams, max_input_tokens, decoder)

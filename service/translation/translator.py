@@ -87,7 +87,9 @@ class Translator:
         return self.finish(pieces, decoded, len(sentences))
 
 
-def load_translator(path, device, dtype, num_beams: int = 5, max_new_tokens: int = 256) -> Translator:
+def load_translator(
+    path, device, dtype, num_beams: int = 5, max_new_tokens: int = 256, decoder: str = "fast"
+) -> Translator:
     """IndicTrans2 from a local directory in the official layout (see service.model_store for finding one)."""
     from transformers import AutoModelForSeq2SeqLM
 
@@ -95,4 +97,4 @@ def load_translator(path, device, dtype, num_beams: int = 5, max_new_tokens: int
 
     model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=dtype, attn_implementation="sdpa")
     model.to(device).eval()
-    return Translator(model, IndicTransTokenizer(path), num_beams=num_beams, max_new_tokens=max_new_tokens)
+    return Translator(model, IndicTransTokenizer(path), num_beams, max_new_tokens, decoder)
