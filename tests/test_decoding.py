@@ -19,12 +19,16 @@ def load(tiny_models, name):
     return AutoModelForSeq2SeqLM.from_pretrained(tiny_models / name).eval()
 
 
-def inputs(seed=3, rows=8, length=12):
-    """Random sources, some left-padded (IndicTrans2's convention; the models see only the mask)."""
+def inputs(model, seed=3, rows=8, length=12):
+    """Random sources, three of them 5 tokens shorter, padded as the model's tokenizer pads (IndicTrans2 on the
+    left, mT5 on the right) with its pad id (IndicTrans2 reads positions from where the pad ids are)."""
     generator = torch.Generator().manual_seed(seed)
     ids = torch.randint(5, 900, (rows, length), generator=generator)
     mask = torch.ones_like(ids)
     mask[:3, :5] = 0
+    if "t5" in model.config.model_type:
+        mask = mask.flip(1)
+    ids[mask == 0] = model.config.pad_token_id
     return {"input_ids": ids, "attention_mask": mask}
 
 
@@ -61,7 +65,8 @@ SETTINGS = [
 @pytest.mark.parametrize("name", ["indictrans2", "mt5"])
 @pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
 def test_same_tokens_as_generate(tiny_models, name, settings):
-    assert_same_as_generate(load(tiny_models, name), inputs(), **settings)
+    model = load(tiny_models, name)
+    assert_same_as_generate(model, inputs(model), **settings)
 
 
 @pytest.mark.parametrize("factor", [3, 4])
@@ -78,7 +83,7 @@ def test_same_tokens_as_generate(tiny_models, name, settings):
 )
 def test_hypotheses_ending_at_different_steps(tiny_models, factor, settings):
     model = with_eos_weight(load(tiny_models, "mt5"), factor)
-    out = assert_same_as_generate(model, inputs(), max_new_tokens=16, **settings)
+    out = assert_same_as_generate(model, inputs(model), max_new_tokens=16, **settings)
     eos = model.generation_config.eos_token_id
     ended = [(row[1:] == eos).nonzero() for row in out]
     steps = {int(e[0]) if len(e) else None for e in ended}
@@ -91,7 +96,7 @@ def test_card_settings_and_the_model_generation_config(tiny_models):
     model = load(tiny_models, "mt5")
     assert model.generation_config.num_beams == 4 and model.generation_config.no_repeat_ngram_size == 2
     assert model.generation_config.max_length == 84
-    out = assert_same_as_generate(model, inputs(seed=5))
+    out = assert_same_as_generate(model, inputs(model, seed=5))
     assert out.shape[1] == 84
 
 
@@ -99,7 +104,7 @@ def test_card_settings_and_the_model_generation_config(tiny_models):
 def test_int8_quantized_model(tiny_models, name):
     model = load(tiny_models, name)
     quantize_int8(model)
-    assert_same_as_generate(model, inputs(), num_beams=4, max_new_tokens=8)
+    assert_same_as_generate(model, inputs(model), num_beams=4, max_new_tokens=8)
 
 
 def test_options_it_does_not_implement_go_to_generate(tiny_models, caplog):
@@ -107,7 +112,7 @@ def test_options_it_does_not_implement_go_to_generate(tiny_models, caplog):
     settings = {"num_beams": 2, "max_new_tokens": 6, "repetition_penalty": 1.3}
     assert not supported(model, generation_config(model, settings))
     with torch.inference_mode(), caplog.at_level("WARNING", logger="service.engine.decoding"):
-        assert torch.equal(decode(model, inputs(), **settings), model.generate(**inputs(), **settings))
+        assert torch.equal(decode(model, inputs(model), **settings), model.generate(**inputs(model), **settings))
     assert "does not implement repetition_penalty" in caplog.text
 
 
@@ -116,11 +121,11 @@ def test_decoder_names(tiny_models):
     model = load(tiny_models, "mt5")
     settings = {"num_beams": 3, "max_new_tokens": 8, "do_sample": False}
     with torch.inference_mode():
-        expected = generate(model, inputs(), settings, "transformers")
+        expected = generate(model, inputs(model), settings, "transformers")
         for decoder in ("fast", "cuda-graphs"):
-            assert torch.equal(generate(model, inputs(), settings, decoder), expected)
+            assert torch.equal(generate(model, inputs(model), settings, decoder), expected)
         with pytest.raises(ValueError, match="decoder must be one of"):
-            generate(model, inputs(), settings, "beam")
+            generate(model, inputs(model), settings, "beam")
 
 
 def test_longer_than_the_position_table(tiny_models):
@@ -129,8 +134,8 @@ def test_longer_than_the_position_table(tiny_models):
     assert model.config.max_target_positions == 256
     settings = {"num_beams": 1, "max_new_tokens": 300, "min_new_tokens": 300}
     with torch.inference_mode():
-        got = decode(model, inputs(rows=2), **settings)  # first: generate would extend the table for us
-        assert torch.equal(got, model.generate(**inputs(rows=2), **settings))
+        got = decode(model, inputs(model, rows=2), **settings)  # first: generate would extend the table for us
+        assert torch.equal(got, model.generate(**inputs(model, rows=2), **settings))
     assert got.shape[1] == 301
 
 
@@ -170,8 +175,8 @@ def test_recorded_steps_replay_like_cuda_graphs(tiny_models, monkeypatch, name, 
     ReplayedSteps.recordings.clear()
     model = load(tiny_models, name)
     with torch.inference_mode():
-        expected = model.generate(**inputs(rows=4), **settings)
-        got = decoding.decode(model, inputs(rows=4), graphs=True, **settings)
+        expected = model.generate(**inputs(model, rows=4), **settings)
+        got = decoding.decode(model, inputs(model, rows=4), graphs=True, **settings)
     assert torch.equal(got, expected)
     # One recording per buffer size: up to 64 positions, then once more if the output grows past them.
     max_len = settings.get("max_length") or settings["max_new_tokens"] + 1
@@ -186,7 +191,7 @@ def test_fixed_shape_steps_never_see_unwritten_positions(tiny_models):
     from service.engine.decoder_steps import T5Steps
 
     model = load(tiny_models, "mt5")
-    batch = inputs(rows=2)
+    batch = inputs(model, rows=2)
     with torch.inference_mode():
         encoded = model.get_encoder()(**batch).last_hidden_state
         steps = T5Steps(model, encoded, batch["attention_mask"], num_beams=2, max_len=100)

@@ -22,6 +22,7 @@ from transformers.generation.logits_process import (
 
 from .beam_search import beams
 from .decoder_steps import decoder_steps_for
+from .encoding import encode
 from .graphs import StaticSteps
 
 # Options this decoder implements; any other option set away from its default goes to transformers' generate.
@@ -103,7 +104,7 @@ def decode(model, batch: dict[str, torch.Tensor], graphs: bool = False, static: 
     if config.no_repeat_ngram_size:
         processors.append(NoRepeatNGramLogitsProcessor(config.no_repeat_ngram_size))
 
-    encoder_states = model.get_encoder()(**batch).last_hidden_state
+    encoder_states = encode(model, batch)
     steps = decoder_steps_for(model)(model, encoder_states, batch["attention_mask"], config.num_beams, max_length)
     if graphs or static:
         steps = StaticSteps(steps, graphs)
