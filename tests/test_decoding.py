@@ -203,3 +203,34 @@ def test_fixed_shape_steps_never_see_unwritten_positions(tiny_models):
             assert torch.isfinite(logits).all(), t
             tokens = logits.argmax(-1)
     assert steps.capacity == 100
+
+
+def test_bans_equal_transformers_processors():
+    """In place, the same scores as transformers' processors: min length, min new tokens (eos banned while too
+    short) and no-repeat n-grams (every token that would repeat an n-gram of the row), on rows built to repeat."""
+    from transformers import GenerationConfig
+    from transformers.generation.logits_process import (
+        LogitsProcessorList,
+        MinLengthLogitsProcessor,
+        MinNewTokensLengthLogitsProcessor,
+        NoRepeatNGramLogitsProcessor,
+    )
+
+    generator = torch.Generator().manual_seed(0)
+    eos = torch.tensor([2, 5])
+    checked = 0
+    for length in range(1, 14):
+        for ngram in (2, 3):
+            for min_length, min_new in ((0, 0), (9, 0), (0, 6)):
+                config = GenerationConfig(min_length=min_length, min_new_tokens=min_new, no_repeat_ngram_size=ngram)
+                ids = torch.randint(0, 6, (6, length), generator=generator)  # 6 words: n-grams repeat often
+                scores = torch.randn(6, 40, generator=generator)
+                expected = LogitsProcessorList([
+                    MinLengthLogitsProcessor(min_length, eos.tolist()),
+                    MinNewTokensLengthLogitsProcessor(decoding.PROMPT, min_new, eos.tolist()),
+                    NoRepeatNGramLogitsProcessor(ngram),
+                ])(ids, scores.clone())  # fmt: skip
+                got = decoding.Bans(config, eos)(ids, scores)
+                assert got.data_ptr() == scores.data_ptr() and torch.equal(got, expected)
+                checked += int(torch.isinf(expected).any())
+    assert checked > 40  # most cases did ban something
