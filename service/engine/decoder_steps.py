@@ -6,8 +6,9 @@ classes run the same weights through the same operations in the same order, call
 
 * the decoder's own keys and values in one buffer per batch (``[layers, 2, rows, heads, capacity, d]``), written in
   place at each step, grown by doubling, and reordered for beam search with one ``index_select`` for all layers;
-* the cross-attention keys and values once per source sentence: all beams of a source attend to them as several
-  query rows of one attention call, so nothing is repeated per beam and nothing of it is ever reordered.
+* the cross-attention keys and values once per source sentence, projected for all layers in one matrix product over
+  the real (unpadded) source positions: all beams of a source attend to them as several query rows of one attention
+  call, so nothing is repeated per beam and nothing of it is ever reordered.
 
 ``step(tokens, t)`` takes the position as an int (attention over the positions written so far) or as a one-element
 tensor (attention over the whole buffer, later positions masked: every step has the same shapes, which is what a
@@ -69,13 +70,19 @@ def plan(model, build):
 class DecoderSteps:
     """State of one batch being decoded: ``step(tokens, t)`` → logits; ``reorder(rows, length)`` after beams move."""
 
-    def __init__(self, model, encoder_states, num_beams: int, max_len: int, heads: int, head_dim: int):
+    def __init__(self, encoder_states, encoder_mask, num_beams: int, max_len: int, heads: int, head_dim: int):
         self.batch_size, self.num_beams, self.max_len = encoder_states.shape[0], num_beams, max_len
         self.heads, self.head_dim = heads, head_dim
         self.rows = self.batch_size * num_beams
-        projections = cross_attention_kv_projections(model)  # k, v of each layer in turn
-        self.cross = [(self._source_heads(k(encoder_states)), self._source_heads(v(encoder_states)))
-                      for k, v in zip(projections[::2], projections[1::2])]  # fmt: skip
+        # Cross-attention keys and values of every layer, one matrix product over the real source positions only
+        # (padding is masked out; it keeps zeros).
+        real = encoder_mask.bool()
+        projected = []
+        for values in self.plan["cross_kv"](encoder_states[real]):  # k, v of each layer in turn
+            padded = values.new_zeros((*real.shape, values.shape[-1]))
+            padded[real] = values
+            projected.append(self._source_heads(padded))
+        self.cross = list(zip(projected[::2], projected[1::2]))
         shape = (len(self.cross), 2, self.rows, heads, min(max_len, 64), head_dim)
         self.cache = encoder_states.new_empty(shape)
         self.zero_filled = False  # see fill_with_zeros
@@ -158,6 +165,7 @@ def _m2m100_plan(model):
     embedding_norm = decoder.layernorm_embedding
     return {
         "layers": layers, "scaling": decoder.layers[0].self_attn.scaling,
+        "cross_kv": fused_linear(*cross_attention_kv_projections(model)),
         "embedding_norm": layer_norm(embedding_norm) if embedding_norm is not None else None,
         "final_norm": layer_norm(decoder.layer_norm), "lm_head": linear(model.lm_head),
     }  # fmt: skip
@@ -171,7 +179,7 @@ class M2M100Steps(DecoderSteps):
         self.plan = plan(model, _m2m100_plan)
         self.pad = model.config.pad_token_id
         attention = self.decoder.layers[0].self_attn
-        super().__init__(model, encoder_states, num_beams, max_len, attention.num_heads, attention.head_dim)
+        super().__init__(encoder_states, encoder_mask, num_beams, max_len, attention.num_heads, attention.head_dim)
         self.mask = encoder_mask.bool()[:, None, None, :]
         positions = self.decoder.embed_positions
         needed = self.pad + 1 + max_len
@@ -216,7 +224,10 @@ def _t5_plan(model):
             rms_norm(block.layer[1].layer_norm), linear(c.q), linear(c.o),
             rms_norm(block.layer[2].layer_norm), fused_linear(ff.wi_0, ff.wi_1), ff.act, output_projection(ff.wo),
         ))  # fmt: skip
-    return {"blocks": blocks, "final_norm": rms_norm(decoder.final_layer_norm), "lm_head": linear(model.lm_head)}
+    return {
+        "blocks": blocks, "cross_kv": fused_linear(*cross_attention_kv_projections(model)),
+        "final_norm": rms_norm(decoder.final_layer_norm), "lm_head": linear(model.lm_head),
+    }  # fmt: skip
 
 
 class T5Steps(DecoderSteps):
@@ -226,7 +237,7 @@ class T5Steps(DecoderSteps):
         self.decoder = model.get_decoder()
         self.plan = plan(model, _t5_plan)
         first = self.decoder.block[0].layer[0].SelfAttention
-        super().__init__(model, encoder_states, num_beams, max_len, first.n_heads, first.key_value_proj_dim)
+        super().__init__(encoder_states, encoder_mask, num_beams, max_len, first.n_heads, first.key_value_proj_dim)
         dtype = encoder_states.dtype
         # What transformers adds for cross-attention: a zero position bias, and the dtype's minimum where padded.
         self.mask = torch.zeros(encoder_mask.shape, dtype=dtype, device=encoder_mask.device).masked_fill(
