@@ -111,11 +111,14 @@ class Bans:
     def __init__(self, config: GenerationConfig, eos: torch.Tensor):
         self.min_length, self.min_new_tokens = config.min_length or 0, config.min_new_tokens or 0
         self.ngram, self.eos = config.no_repeat_ngram_size or 0, eos
+        self.eos_columns = None  # the eos ids within the scores' width, found once
 
     def __call__(self, ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         length, vocab = ids.shape[-1], scores.shape[-1]
         if length < self.min_length or length - PROMPT < self.min_new_tokens:
-            scores[:, self.eos[self.eos < vocab]] = float("-inf")
+            if self.eos_columns is None:
+                self.eos_columns = self.eos[self.eos < vocab]
+            scores[:, self.eos_columns] = float("-inf")
         n = self.ngram
         if n and length >= n:
             # A window of n tokens whose first n - 1 equal the last n - 1 generated bans its own last token.
