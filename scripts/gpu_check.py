@@ -26,6 +26,7 @@ from transformers import AutoModelForSeq2SeqLM  # noqa: E402
 import service.translation  # noqa: E402,F401
 from service.config import Settings  # noqa: E402
 from service.engine.decoding import generate  # noqa: E402
+from service.engine.padding import pad_rows  # noqa: E402
 from service.engine.scheduler import BatchScheduler  # noqa: E402
 from service.errors import InferenceFailed  # noqa: E402
 from service.pipeline import JobOptions  # noqa: E402
@@ -112,14 +113,19 @@ def out_of_memory(models: Path) -> dict:
             "items_done": done, "items_failed_alone": failed, "serves_after": isinstance(after, str)}  # fmt: skip
 
 
-def decoders(models: Path) -> dict:
-    """Each tiny model with the service's settings, on random sources (some padded), every decoder."""
-    out = {}
+def random_sources(model, rows: int = 24) -> dict:
+    """Random sources of 12–30 tokens, padded as the model's tokenizer pads them (IndicTrans2 on the left, mT5 on the
+    right, with the pad id: IndicTrans2 reads its positions from where the pad ids are)."""
     generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(5, 900, (24, 30), generator=generator).cuda()
-    mask = torch.ones_like(ids)
-    mask[:8, :12] = 0
-    batch = {"input_ids": ids, "attention_mask": mask}
+    lengths = torch.randint(12, 31, (rows,), generator=generator).tolist()
+    ids = [torch.randint(5, 900, (n,), generator=generator).tolist() for n in lengths]
+    batch = pad_rows(ids, model.config.pad_token_id, left="t5" not in model.config.model_type)
+    return {k: v.cuda() for k, v in batch.items()}
+
+
+def decoders(models: Path) -> dict:
+    """Each tiny model with the service's settings, on random sources of different lengths, every decoder."""
+    out = {}
     cases = {
         "indictrans2": {"num_beams": 5, "max_new_tokens": 40, "do_sample": False},
         "mt5": {"num_beams": 4, "max_length": 84, "no_repeat_ngram_size": 2, "length_penalty": 0.6, "do_sample": False},
@@ -127,6 +133,7 @@ def decoders(models: Path) -> dict:
     for dtype in (torch.float32, torch.bfloat16):
         for name, settings in cases.items():
             model = AutoModelForSeq2SeqLM.from_pretrained(models / name, dtype=dtype).cuda().eval()
+            batch = random_sources(model)
             results, times = {}, {}
             with torch.inference_mode():
                 for decoder in ("transformers", "fast", "cuda-graphs") * 2:  # the second round is timed
