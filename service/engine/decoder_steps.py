@@ -59,10 +59,14 @@ def rms_norm(module):
 
 
 def plan(model, build):
-    """Per-model functions built once (fused weights are copies: built again only if the model is replaced)."""
+    """Per-model functions built once (fused weights are copies: built again only if the model is replaced): the
+    layout's own from ``build``, and those every layout has (cross-attention keys/values, output layer)."""
     cached = getattr(model, "_decoder_plan", None)
     if cached is None:
-        cached = build(model)
+        cached = build(model) | {
+            "cross_kv": fused_linear(*cross_attention_kv_projections(model)),  # k, v of each layer in turn
+            "lm_head": linear(model.lm_head),
+        }
         model._decoder_plan = cached
     return cached
 
@@ -78,7 +82,7 @@ class DecoderSteps:
         # (padding is masked out; it keeps zeros).
         real = encoder_mask.bool()
         projected = []
-        for values in self.plan["cross_kv"](encoder_states[real]):  # k, v of each layer in turn
+        for values in self.plan["cross_kv"](encoder_states[real]):
             padded = values.new_zeros((*real.shape, values.shape[-1]))
             padded[real] = values
             projected.append(self._source_heads(padded))
@@ -165,9 +169,8 @@ def _m2m100_plan(model):
     embedding_norm = decoder.layernorm_embedding
     return {
         "layers": layers, "scaling": decoder.layers[0].self_attn.scaling,
-        "cross_kv": fused_linear(*cross_attention_kv_projections(model)),
         "embedding_norm": layer_norm(embedding_norm) if embedding_norm is not None else None,
-        "final_norm": layer_norm(decoder.layer_norm), "lm_head": linear(model.lm_head),
+        "final_norm": layer_norm(decoder.layer_norm),
     }  # fmt: skip
 
 
@@ -224,10 +227,7 @@ def _t5_plan(model):
             rms_norm(block.layer[1].layer_norm), linear(c.q), linear(c.o),
             rms_norm(block.layer[2].layer_norm), fused_linear(ff.wi_0, ff.wi_1), ff.act, output_projection(ff.wo),
         ))  # fmt: skip
-    return {
-        "blocks": blocks, "cross_kv": fused_linear(*cross_attention_kv_projections(model)),
-        "final_norm": rms_norm(decoder.final_layer_norm), "lm_head": linear(model.lm_head),
-    }  # fmt: skip
+    return {"blocks": blocks, "final_norm": rms_norm(decoder.final_layer_norm)}
 
 
 class T5Steps(DecoderSteps):
