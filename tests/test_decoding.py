@@ -234,3 +234,17 @@ def test_bans_equal_transformers_processors():
                 assert got.data_ptr() == scores.data_ptr() and torch.equal(got, expected)
                 checked += int(torch.isinf(expected).any())
     assert checked > 40  # most cases did ban something
+
+
+def test_t5_layout_with_scaled_decoder_outputs(tiny_models):
+    """T5ForConditionalGeneration (gated, tied word embeddings) scales the decoder's output by d_model^-0.5 before
+    the output layer; mT5 never does. The T5 layout's steps follow the model's own rule."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    mt5 = load(tiny_models, "mt5")
+    config = T5Config(**(mt5.config.to_dict() | {"tie_word_embeddings": True}))
+    assert config.scale_decoder_outputs and not getattr(mt5.config, "scale_decoder_outputs", False)
+    torch.manual_seed(0)
+    model = T5ForConditionalGeneration(config).eval()
+    model.generation_config = mt5.generation_config
+    assert_same_as_generate(model, inputs(model), num_beams=3, max_new_tokens=10)

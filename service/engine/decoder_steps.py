@@ -227,7 +227,10 @@ def _t5_plan(model):
             rms_norm(block.layer[1].layer_norm), linear(c.q), linear(c.o),
             rms_norm(block.layer[2].layer_norm), fused_linear(ff.wi_0, ff.wi_1), ff.act, output_projection(ff.wo),
         ))  # fmt: skip
-    return {"blocks": blocks, "final_norm": rms_norm(decoder.final_layer_norm)}
+    # T5ForConditionalGeneration with tied word embeddings scales the decoder's output before the output layer;
+    # MT5's configuration has no such flag (mT5 never scales).
+    scale = model.config.d_model**-0.5 if getattr(model.config, "scale_decoder_outputs", False) else None
+    return {"blocks": blocks, "final_norm": rms_norm(decoder.final_layer_norm), "output_scale": scale}
 
 
 class T5Steps(DecoderSteps):
@@ -268,7 +271,10 @@ class T5Steps(DecoderSteps):
             x = clamp(x + out2(self._cross_attention(q2(norm2(x)), *self.cross[i], self.mask, 1.0)))
             gate, up = wi(norm3(x))
             x = clamp(x + wo(act(gate) * up))
-        return p["lm_head"](p["final_norm"](x))
+        x = p["final_norm"](x)
+        if p["output_scale"] is not None:
+            x = x * p["output_scale"]
+        return p["lm_head"](x)
 
 
 def decoder_steps_for(model):
