@@ -3,9 +3,9 @@
 The scheduler fills a batch with sources of different lengths because a decoding step costs the same per row
 whatever its source's length; the encoder's cost, though, grows with rows × longest row. A translation batch of 48
 sentences of 5 to 87 tokens is 32 % real tokens: encoded in groups of similar length it took 1.8 s instead of 4.5 s
-(IndicTrans2 dist-200M shapes, 2 CPU cores; ``encoder_grouping`` in scripts/benchmark.py). Each row gets its own outputs back at its own positions. Padding is
-masked out by cross-attention, but must still be finite (a weight of exactly 0 does not cancel NaN): positions
-outside a group's span are zeros, not uninitialised memory.
+(IndicTrans2 dist-200M shapes, 2 CPU cores; ``encoder_grouping`` in scripts/benchmark.py). Each row gets its own
+outputs back at its own positions. Padding is masked out by cross-attention, but must still be finite (a weight of
+exactly 0 does not cancel NaN): positions outside a group's span are zeros, not uninitialised memory.
 """
 
 import torch

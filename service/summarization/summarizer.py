@@ -64,7 +64,7 @@ class Summarizer:
         self, model, tokenizer: SummaryTokenizer, num_beams: int = 4, max_input_tokens: int = 512, decoder: str = "fast"
     ):
         self.model = model
-        self.decoder = decoder  # "fast" (service.engine.decoding) or "transformers" (model.generate)
+        self.decoder = decoder  # one of service.engine.decoding.DECODERS
         self.tokenizer = tokenizer
         self.num_beams = num_beams
         self.max_input_tokens = max_input_tokens

@@ -29,7 +29,7 @@ class Translator:
         self, model, tokenizer: IndicTransTokenizer, num_beams: int = 5, max_new_tokens: int = 256, decoder: str = "fast"
     ):
         self.model = model
-        self.decoder = decoder  # "fast" (service.engine.decoding) or "transformers" (model.generate)
+        self.decoder = decoder  # one of service.engine.decoding.DECODERS
         self.tokenizer = tokenizer
         self.num_beams = num_beams
         self.max_new_tokens = max_new_tokens
