@@ -11,11 +11,14 @@ sentence instead of through a shared queue, so concurrent batches cannot mix the
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import re2
 import regex
 from indicnlp.normalize.indic_normalize import IndicNormalizerFactory
 from indicnlp.tokenize import indic_tokenize
 from indicnlp.transliterate.unicode_transliterate import UnicodeIndicTransliterator
 from sacremoses import MosesDetokenizer
+
+from .patterns import compile_linear, url_spans
 
 # FLORES-200 codes the service accepts as sources → the ISO code indic-nlp uses for their script handling.
 FLORES_TO_ISO = {
@@ -50,20 +53,32 @@ _PUNCT_REPLACEMENTS = [
     (regex.compile(r"(\d) (\d)"), r"\1.\2"),
 ]
 
-# Order matters: e-mails before URLs (an e-mail contains a domain), numbers, then handles and hashtags.
-_EMAIL = regex.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,}")
-_URL = regex.compile(r"\b(?<![\w/.])(?:(?:https?|ftp)://)?(?:(?:[\w-]+\.)+(?!\.))(?:[\w/\-?#&=%.]+)+(?!\.\w+)\b")
-_NUMERAL = regex.compile(
+# Upstream's patterns, in its order (e-mails before URLs: an e-mail contains a domain; numbers; then handles and
+# hashtags). They run through RE2 or a scanner (service.text.patterns): the same matches in linear time.
+EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,}"
+NUMERAL_PATTERN = (
     r"(~?\d+\.?\d*\s?%?\s?-?\s?~?\d+\.?\d*\s?%|~?\d+%|\d+[-\/.,:']\d+[-\/.,:'+]\d+(?:\.\d+)?|\d+[-\/.:'+]\d+(?:\.\d+)?)"
 )
-_OTHER = regex.compile(r"[A-Za-z0-9]*[#|@]\w+")
+OTHER_PATTERN = r"[A-Za-z0-9]*[#|@]\w+"
+_EMAIL, _NUMERAL, _OTHER = (compile_linear(p) for p in (EMAIL_PATTERN, NUMERAL_PATTERN, OTHER_PATTERN))
+
+
+def _spans_of(pattern):
+    return lambda text: [m.span() for m in pattern.finditer(text)]
+
+
 _PROTECTED = (
-    (_EMAIL, lambda m: True),
-    (_URL, lambda m: len(m.replace(".", "")) >= 4),
-    (_NUMERAL, lambda m: len(m.replace(" ", "").replace(".", "").replace(":", "")) >= 4),
-    (_OTHER, lambda m: True),
+    (_spans_of(_EMAIL), lambda m: True),
+    (url_spans, lambda m: len(m.replace(".", "")) >= 4),
+    (_spans_of(_NUMERAL), lambda m: len(m.replace(" ", "").replace(".", "").replace(":", "")) >= 4),
+    (_spans_of(_OTHER), lambda m: True),
 )
 _WHITESPACE = regex.compile(r"\s+")
+# indic-nlp's trivial tokenizer, its patterns as they are there; its number pattern, compiled by Python's ``re``,
+# backtracks quadratically on a run of digits, so it runs through RE2 here (``re``'s [0-9]: ASCII, as in RE2).
+_INDIC_PUNCTUATION = indic_tokenize.triv_tokenizer_indic_pat
+_NUMBER_SEQUENCE = re2.compile(indic_tokenize.pat_num_seq.pattern)
+_SPACES = regex.compile(r"[ ]+")
 
 # Spellings the model is known to give a placeholder in its output (the upstream list of "failure cases").
 _PLACEHOLDER_WORDS = (
@@ -99,17 +114,28 @@ def normalize_punctuation(text: str) -> str:
 
 
 def protect_entities(text: str) -> tuple[str, dict[str, str]]:
-    """Replace e-mails, URLs, long numbers and handles by <ID1>, <ID2>, … and return the restoring map."""
+    """Replace e-mails, URLs, long numbers and handles by <ID1>, <ID2>, … and return the restoring map.
+
+    Each pattern's matches are replaced in one pass over the text. Upstream calls ``str.replace`` once per distinct
+    match, which also replaces the same characters where they are not a match (inside a longer number, say) and costs
+    time proportional to the text times the number of matches.
+    """
     placeholders: dict[str, str] = {}
-    serial = 1
-    for pattern, keep in _PROTECTED:
-        for match in dict.fromkeys(pattern.findall(text)):
+    serials: dict[str, int] = {}
+    for find, keep in _PROTECTED:
+        pieces, last = [], 0
+        for start, end in find(text):
+            match = text[start:end]
             if not keep(match):
                 continue
-            for spelling in _placeholder_spellings(serial):
-                placeholders[spelling] = match
-            text = text.replace(match, f"<ID{serial}>")
-            serial += 1
+            if match not in serials:
+                serials[match] = serial = len(serials) + 1
+                for spelling in _placeholder_spellings(serial):
+                    placeholders[spelling] = match
+            pieces += [text[last:start], f"<ID{serials[match]}>"]
+            last = end
+        if pieces:
+            text = "".join(pieces) + text[last:]
     text = _WHITESPACE.sub(" ", text).replace(">/", ">").replace("]/", "]")
     return text, placeholders
 
@@ -121,6 +147,19 @@ def _normalizer(iso: str):
 
 _transliterator = UnicodeIndicTransliterator()
 _detokenizer = MosesDetokenizer(lang="en")
+
+
+def trivial_tokenize(text: str) -> list[str]:
+    """``indic_tokenize.trivial_tokenize_indic``, in linear time: spaces around punctuation and dandas, except inside
+    number sequences ("12 / 05 / 2024" stays one token; upstream skips a sequence at the very start, and so do we)."""
+    text = _SPACES.sub(" ", _INDIC_PUNCTUATION.sub(r" \1 ", text.replace("\t", " "))).strip(" ")
+    pieces, previous = [], 0
+    for match in _NUMBER_SEQUENCE.finditer(text):
+        if match.start() > previous:
+            pieces += [text[previous : match.start()], match.group().replace(" ", "")]
+            previous = match.end()
+    pieces.append(text[previous:])
+    return "".join(pieces).split(" ")
 
 
 def check_language_pair(src_lang: str, tgt_lang: str = TARGET_LANG) -> None:
@@ -135,7 +174,7 @@ def preprocess(sentence: str, src_lang: str = "hin_Deva", tgt_lang: str = TARGET
     iso = FLORES_TO_ISO[src_lang]
     text = normalize_punctuation(sentence).translate(_DIGITS)
     text, placeholders = protect_entities(text)
-    tokens = indic_tokenize.trivial_tokenize(_normalizer(iso).normalize(text.strip()), iso)
+    tokens = trivial_tokenize(_normalizer(iso).normalize(text.strip()))
     text = " ".join(tokens)
     if src_lang.split("_")[1] not in ("Arab", "Aran", "Olck", "Mtei", "Latn"):
         # The model's vocabulary is in Devanagari: other Indic scripts are mapped onto it.

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import regex
 
-_SENTENCE_END = regex.compile(r"""[।॥?!.]+["'”’»)\]]*(?=\s)""")
-_LAST_WORD = regex.compile(r"(\S+)$")
+# Matched from the start of a run of marks only, without backtracking: a start inside the run, or a shorter run,
+# could not be followed by whitespace either, and retrying them made a long run of dandas quadratic.
+_SENTENCE_END = regex.compile(r"""(?<![।॥?!.])[।॥?!.]++["'”’»)\]]*+(?=\s)""")
 # Words that end in a full stop without ending a sentence. Compared without the stop, case-insensitively.
 _ABBREVIATIONS = frozenset(
     "डॉ श्री श्रीमती सुश्री प्रो पं मो कु स्व सं नं क्र रु जन फर अग सित अक्टू नव दिस "
@@ -25,11 +26,13 @@ _CLAUSE_END = regex.compile(r"(?<=[,;:،]|\s[-–—])\s+")
 _PARAGRAPH_BREAK = regex.compile(r"[ \t\f\v]*\n\s*")
 
 
-def _is_abbreviation(text_before_stop: str) -> bool:
-    match = _LAST_WORD.search(text_before_stop)
-    if not match:
+def _is_abbreviation(text: str, start: int, stop: int) -> bool:
+    """Whether the word before the full stop at ``stop`` (in whitespace-normalized ``text``, the sentence having
+    begun at ``start``) is an abbreviation. Looks at that word only, so that a paragraph of initials stays linear."""
+    word = text[max(text.rfind(" ", start, stop) + 1, start) : stop]
+    if not word:
         return False
-    word = match.group(1).lstrip("(\"'“‘").lower()
+    word = word.lstrip("(\"'“‘").lower()
     if word in _ABBREVIATIONS:
         return True
     # A single Latin initial ("A.") or dotted initials ("u.s", "i.e", "बी.ए"); a lone Devanagari syllable is not
@@ -46,7 +49,7 @@ def split_sentences(paragraph: str) -> list[str]:
     sentences, start = [], 0
     for match in _SENTENCE_END.finditer(text):
         marks = match.group(0)
-        if marks.startswith(".") and len(marks.rstrip("\"'”’»)]")) == 1 and _is_abbreviation(text[start : match.start()]):
+        if marks.startswith(".") and len(marks.rstrip("\"'”’»)]")) == 1 and _is_abbreviation(text, start, match.start()):
             continue
         sentences.append(text[start : match.end()].strip())
         start = match.end()
@@ -87,14 +90,46 @@ def split_article(text: str) -> ArticleLayout:
     return ArticleLayout([paragraphs[i] for i in keep], [separators[i - 1] for i in keep[1:]])
 
 
-def _pack(parts: list[str], fits: Callable[[str], bool]) -> list[str]:
-    """Greedily join consecutive parts with spaces while the joined text still fits."""
-    chunks: list[str] = []
-    for part in parts:
-        if chunks and fits(chunks[-1] + " " + part):
-            chunks[-1] += " " + part
-        else:
-            chunks.append(part)
+def _longest_fitting(parts: list[str], first: int, joiner: str, fits: Callable[[str], bool], guess: int) -> int:
+    """How many parts from ``first`` on, joined, still fit (at least one: a part that does not fit alone stays
+    alone). Searches outward from ``guess`` (the previous chunk's count) in doubling steps, then bisects: a few calls
+    of ``fits`` on texts about one chunk long, where adding one part at a time made a call per part."""
+    remaining = len(parts) - first
+
+    def ok(count: int) -> bool:
+        return count <= 1 or fits(joiner.join(parts[first : first + count]))
+
+    probe = min(max(guess, 1), remaining)
+    step = max(1, probe // 64)
+    if ok(probe):
+        good, bad = probe, remaining + 1
+        while good < remaining:
+            probe = min(good + step, remaining)
+            if not ok(probe):
+                bad = probe
+                break
+            good, step = probe, step * 2
+    else:
+        good, bad = 1, probe
+        while bad - step > 1:
+            probe = bad - step
+            if ok(probe):
+                good = probe
+                break
+            bad, step = probe, step * 2
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if ok(middle) else (good, middle)
+    return good
+
+
+def _pack(parts: list[str], fits: Callable[[str], bool], joiner: str = " ") -> list[str]:
+    """Consecutive parts joined while the joined text still fits (greedily, from the first part on)."""
+    chunks, first, count = [], 0, 1
+    while first < len(parts):
+        count = _longest_fitting(parts, first, joiner, fits, guess=count)
+        chunks.append(joiner.join(parts[first : first + count]))
+        first += count
     return chunks
 
 
@@ -118,9 +153,4 @@ def split_to_fit(sentence: str, fits: Callable[[str], bool]) -> list[str]:
 
 
 def _pack_graphemes(word: str, fits: Callable[[str], bool]) -> list[str]:
-    chunks = [""]
-    for grapheme in regex.findall(r"\X", word):
-        if chunks[-1] and not fits(chunks[-1] + grapheme):
-            chunks.append("")
-        chunks[-1] += grapheme
-    return chunks
+    return _pack(regex.findall(r"\X", word), fits, joiner="")
