@@ -3,10 +3,8 @@
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 from .config import Settings
@@ -15,58 +13,41 @@ from .logs import configure_logging
 log = logging.getLogger("service")
 
 
-def _graceful_server(config, app, grace_s: float):
-    """uvicorn's server, with SIGTERM meaning: stop taking work (/readyz and new requests answer 503), let the
-    requests in flight finish for up to ``grace_s``, then shut down and exit 0. A second signal stops at once."""
-    import uvicorn
-
-    class GracefulServer(uvicorn.Server):
-        draining = False
-
-        def handle_exit(self, sig, frame):
-            if sig != signal.SIGTERM or self.draining or self.should_exit:
-                return super().handle_exit(sig, frame)
-            self.draining = True
-            app.state.shutting_down, app.state.ready = True, False
-            log.info("SIGTERM: refusing new work, draining %d request(s) for up to %.0f s", app.state.in_flight, grace_s)
-            threading.Thread(target=self._drain, name="drain", daemon=True).start()
-
-        def _drain(self):
-            deadline = time.monotonic() + grace_s
-            while app.state.in_flight > 0 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            self.should_exit = True
-
-    return GracefulServer(config)
-
-
 def serve(settings: Settings) -> int:
-    import uvicorn
-
+    from .config import InvalidSetting
     from .errors import ModelFilesMissing
     from .runtime import resolve_sources
 
-    try:  # fail fast, before the server starts, when the model files cannot be found or fetched
+    try:  # fail fast, before the server starts, on unusable keys or model files that cannot be found or fetched
+        settings.accepted_keys()
         for kind, source in resolve_sources(settings).items():
             log.info("%s model: %s (%s, %s)", kind, source.path, source.origin, source.revision)
+    except InvalidSetting as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except ModelFilesMissing as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     from .api import create_app
+    from .server import make_server
 
     app = create_app(settings)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, access_log=False, log_config=None,
-        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s)),
-    )  # fmt: skip
-    server = _graceful_server(config, app, settings.shutdown_grace_s)
+    server = make_server(app, settings)
     app.state.on_load_failure = lambda: setattr(server, "should_exit", True)
     server.run()
+    code = 0
     if app.state.load_error is not None:
         print(f"error: models failed to load: {getattr(app.state.load_error, 'message', app.state.load_error)}",
               file=sys.stderr)  # fmt: skip
-        return 1
-    return 0
+        code = 1
+    if any(t.name.startswith("engine-") and t.is_alive() for t in threading.enumerate()):
+        # A batch still runs in native code: tearing the interpreter down under it aborts the process
+        # ("terminate called without an active exception"). Its requests were answered; leave without teardown.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def download_models(settings: Settings) -> int:
@@ -81,7 +62,8 @@ def download_models(settings: Settings) -> int:
         try:
             path = model_store.download(hub_id, kind, revision, local_dir=target)
         except Exception as exc:  # noqa: BLE001 - one clear line per failure
-            print(f"error: could not download {hub_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(f"error: could not download {hub_id}: {type(exc).__name__}: {exc}. {model_store.NEXT_STEPS}",
+                  file=sys.stderr)  # fmt: skip
             return 1
         print(f"  done: {path} (revision {(path / model_store.REVISION_FILE).read_text().strip()})")
     return 0
@@ -99,7 +81,11 @@ def main(argv=None) -> int:
     bulk.add_argument("--api-key", default=os.environ.get("SUMMARIZER_CLIENT_API_KEY"))
     bulk.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValueError as exc:  # pydantic's ValidationError: a SUMMARIZER_* variable that does not parse
+        print(f"error: invalid setting: {exc}".replace("\n", " "), file=sys.stderr)
+        return 2
     configure_logging(settings.log_format, logging.WARNING if args.command == "summarize-file" else logging.INFO)
     if args.command == "summarize-file":
         from .bulk import summarize_file

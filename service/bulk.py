@@ -35,7 +35,14 @@ def completed_ids(out_path: Path) -> set[str]:
     if data and not data.endswith(b"\n"):
         data = data[: data.rfind(b"\n") + 1]
         out_path.write_bytes(data)
-    return {json.loads(line)["id"] for line in data.decode("utf-8").splitlines() if line.strip()}
+    ids = set()
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+        try:
+            ids.add(str(json.loads(line)["id"]))
+        except (ValueError, KeyError, TypeError):  # a corrupt line (a disk error, a hand edit): its article is redone
+            if line.strip():
+                print(f"warning: {out_path}:{number} is not a result line; skipped", file=sys.stderr)
+    return ids
 
 
 def read_articles(in_path: Path, done: set[str], counts: Counts) -> list[tuple[str, str]]:

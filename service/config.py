@@ -7,6 +7,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+class InvalidSetting(ValueError):
+    """A setting that cannot be used as given; ``serve`` stops with its message (exit code 2)."""
+
+
 DEFAULT_TRANSLATION_MODEL = "ai4bharat/indictrans2-indic-en-dist-200M"
 DEFAULT_SUMMARIZATION_MODEL = "csebuetnlp/mT5_multilingual_XLSum"
 
@@ -41,6 +45,9 @@ class Settings(BaseSettings):
     # --- server ---------------------------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    header_timeout_s: float = Field(10.0, gt=0, description="time for a connection to send a request head")
+    keep_alive_s: int = Field(5, ge=1, description="how long an idle keep-alive connection stays open")
+    max_connections: int = Field(1000, ge=1, description="concurrent connections (503 above; capped by the fd limit)")
 
     # --- request limits -------------------------------------------------------------------------------------------
     max_article_chars: int = Field(20_000, ge=1, description="characters per article (413 above)")
@@ -49,6 +56,7 @@ class Settings(BaseSettings):
     max_texts_per_request: int = Field(64, ge=1, description="texts per /translate request")
     max_request_bytes: int = Field(1_000_000, ge=1, description="request body size (413 above), checked before parsing")
     request_timeout_s: float = Field(120.0, gt=0, description="deadline of one request (504 after it)")
+    body_timeout_s: float = Field(30.0, gt=0, description="time for a request body to arrive (408 after it)")
 
     # --- decoding -------------------------------------------------------------------------------------------------
     translation_num_beams: int = Field(5, ge=1, le=8, description="IndicTrans2 beams (model card: 5)")
@@ -65,13 +73,19 @@ class Settings(BaseSettings):
     summary_max_batch_size: int | None = Field(None, ge=1)
     max_wait_ms: float = Field(5.0, ge=0, description="how long a batch may wait to fill")
     max_queued_items: int = Field(4096, ge=1, description="queued sentences/articles per engine; 429 above")
+    text_workers: int = Field(2, ge=1, description="threads that clean, split, tokenize and restore request text")
+    max_pending_text_jobs: int = Field(256, ge=1, description="text preparations waiting or running; 429 above")
 
     # --- access -----------------------------------------------------------------------------------------------------
     api_keys: list[SecretStr] = Field(default_factory=list, description="JSON list of accepted keys; empty = open")
     api_keys_file: Path | None = Field(None, description="file with one accepted key per line (secrets managers)")
+    require_api_key: bool = Field(False, description="refuse to start without at least one key (production)")
     cors_origins: list[str] = Field(default_factory=list, description="JSON list of browser origins allowed (CORS)")
     rate_limit_per_minute: float = Field(0, ge=0, description="requests per minute per key (or client IP); 0 = off")
     rate_limit_burst: int = Field(20, ge=1, description="requests a key may make at once before the rate applies")
+    auth_failures_per_minute: float = Field(
+        10, ge=0, description="wrong keys an address may send per minute (as many at once) before 429; 0 = no limit"
+    )
 
     # --- operations ---------------------------------------------------------------------------------------------------
     shutdown_grace_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight requests may finish")
@@ -79,11 +93,24 @@ class Settings(BaseSettings):
     log_article_text: bool = Field(False, description="debug only: log request texts")
 
     def accepted_keys(self) -> list[str]:
-        """Keys from API_KEYS and API_KEYS_FILE together (blank lines and # comments in the file ignored)."""
-        keys = [k.get_secret_value() for k in self.api_keys]
+        """Keys from API_KEYS and API_KEYS_FILE together (blank lines and # comments in the file ignored, a BOM and
+        surrounding whitespace stripped). A keys file that is set must give at least one key, and REQUIRE_API_KEY
+        wants one from somewhere: otherwise ``InvalidSetting``, since the service would silently run open."""
+        keys = [k.get_secret_value().strip() for k in self.api_keys]
         if self.api_keys_file is not None:
-            lines = self.api_keys_file.read_text(encoding="utf-8").splitlines()
-            keys += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+            try:
+                lines = self.api_keys_file.read_text(encoding="utf-8-sig").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InvalidSetting(f"SUMMARIZER_API_KEYS_FILE={self.api_keys_file} cannot be read: {exc}") from None
+            from_file = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+            if not from_file:
+                raise InvalidSetting(f"SUMMARIZER_API_KEYS_FILE={self.api_keys_file} holds no key (only blank or "
+                                     "# comment lines); the service would run without keys")  # fmt: skip
+            keys += from_file
+        keys = [key for key in keys if key]
+        if self.require_api_key and not keys:
+            raise InvalidSetting("SUMMARIZER_REQUIRE_API_KEY is set but no key is configured "
+                                 "(SUMMARIZER_API_KEYS or SUMMARIZER_API_KEYS_FILE)")  # fmt: skip
         return keys
 
 

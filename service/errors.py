@@ -21,6 +21,12 @@ class ArticleTooLong(ServiceError):
     code = "article_too_long"
 
 
+class TooLargeForQueue(ServiceError):
+    """A request that needs more queue places than the engine has: it could never be accepted, so no retry helps."""
+
+    code = "too_large_for_queue"
+
+
 class UnsupportedLanguage(ServiceError):
     code = "unsupported_language"
 

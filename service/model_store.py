@@ -48,13 +48,17 @@ def missing_files(directory: Path, kind: str) -> list[str]:
     return missing
 
 
+SETTING = {"translation": "SUMMARIZER_TRANSLATION_MODEL", "summarization": "SUMMARIZER_SUMMARIZATION_MODEL"}
+NEXT_STEPS = (
+    "Fetch the default models once with `python -m service download-models` where the hub is reachable (it writes "
+    "./models/, which can be copied to machines without it), or point SUMMARIZER_TRANSLATION_MODEL and "
+    "SUMMARIZER_SUMMARIZATION_MODEL at local directories holding the files (with SUMMARIZER_OFFLINE=true); for a "
+    "try-out without the real weights, `python scripts/make_test_models.py DIR` builds small random ones."
+)
+
+
 def _missing_message(spec: str, kind: str, missing: list[str], where: str) -> str:
-    setting = "SUMMARIZER_TRANSLATION_MODEL" if kind == "translation" else "SUMMARIZER_SUMMARIZATION_MODEL"
-    return (
-        f"The {kind} model '{spec}' is not available offline: {where} lacks {', '.join(missing)}. "
-        f"Fetch the default models once with `python -m service download-models` (writes ./models/), "
-        f"or point {setting} at a local directory holding the files."
-    )
+    return f"the {kind} model '{spec}' ({SETTING[kind]}) is missing {', '.join(missing)} in {where}"
 
 
 def resolve(spec: str, kind: str, models_dir: Path, revisions: dict[str, str], offline: bool) -> ModelSource:
@@ -71,7 +75,7 @@ def resolve(spec: str, kind: str, models_dir: Path, revisions: dict[str, str], o
     try:
         path = download(spec, kind, revision, local_dir=None, local_files_only=offline)
     except Exception as exc:  # hub unreachable, offline cache miss, unknown repo
-        where = f"neither {stored} nor the hub cache" if offline else f"the hub ({type(exc).__name__})"
+        where = f"{stored} and the hub cache (offline)" if offline else f"{stored}, and the hub failed ({type(exc).__name__})"
         raise ModelFilesMissing(_missing_message(spec, kind, missing_files(stored, kind), where)) from exc
     return ModelSource(spec, path, revision, "hub-cache")
 

@@ -1,13 +1,16 @@
-"""One job: split → translate + summarize → assemble. No model code here: the work goes through the engines."""
+"""One job: split → translate + summarize → assemble. No model code here: the work goes through the engines, and
+every step over request text runs on the text workers (service.workers), never on the event loop."""
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import ArticleTooLong, InvalidText
 from .text.checks import clean_article
 from .text.splitting import ArticleLayout, split_article, split_sentences
+from .workers import Deadline, TextWorkers
 
 if TYPE_CHECKING:  # the API imports this module and must not pull in torch
     from .engine.scheduler import BatchScheduler
@@ -47,6 +50,7 @@ class Pipeline:
         summarizer: "Summarizer",
         translation_engine: "BatchScheduler",
         summary_engine: "BatchScheduler",
+        text_workers: TextWorkers,
         max_article_chars: int,
         max_sentences: int = 1000,
     ):
@@ -54,8 +58,25 @@ class Pipeline:
         self.summarizer = summarizer
         self.translation_engine = translation_engine
         self.summary_engine = summary_engine
+        self.text_workers = text_workers
         self.max_article_chars = max_article_chars
         self.max_sentences = max_sentences
+
+    async def clean_all(
+        self, texts: Sequence[tuple[str, str]], script: str = "Deva", deadline: Deadline | None = None
+    ) -> list[tuple[str, ArticleLayout, float]]:
+        """``clean`` every (label, text) on a text worker, the deadline checked between texts: (text, layout, ms)
+        each. The first bad text fails the whole request; its label names it when there are several."""
+
+        def clean_each():
+            cleaned = []
+            for label, text in texts:
+                (deadline or Deadline()).check()
+                started = time.perf_counter()
+                cleaned.append((*self.clean(text, label if len(texts) > 1 else "", script), _ms_since(started)))
+            return cleaned
+
+        return await self.text_workers.run(deadline, clean_each)
 
     def clean(self, text: str, label: str = "", script: str = "Deva") -> tuple[str, ArticleLayout]:
         """Validate one input text and split it (once: the layout is what the job works on); errors name the
@@ -73,33 +94,48 @@ class Pipeline:
         return text, layout
 
     # --- translation --------------------------------------------------------------------------------------------
-    async def translate_sentences(self, sentences: list[str], src_lang: str, num_beams: int | None) -> list[str]:
+    async def translate_sentences(
+        self, sentences: list[str], src_lang: str, num_beams: int | None, deadline: Deadline | None = None
+    ) -> list[str]:
         if not sentences:
             return []
-        pieces = await asyncio.to_thread(self.translator.prepare, sentences, src_lang)
+        workers = self.text_workers
+        pieces = await workers.run(deadline, self.translator.prepare, sentences, src_lang, deadline)
         beams = num_beams or self.translator.num_beams
         decoded = await self.translation_engine.run(
             [p.input_ids for p in pieces], [len(p.input_ids) for p in pieces], key=beams
         )
-        return await asyncio.to_thread(self.translator.finish, pieces, decoded, len(sentences))
+        return await workers.run(deadline, self.translator.finish, pieces, decoded, len(sentences), deadline)
 
-    async def translate_layout(self, layout: ArticleLayout, src_lang: str = "hin_Deva", num_beams: int | None = None):
+    async def translate_layout(
+        self,
+        layout: ArticleLayout,
+        src_lang: str = "hin_Deva",
+        num_beams: int | None = None,
+        deadline: Deadline | None = None,
+    ):
         """A whole text, paragraph-preserving: returns (English text, English paragraphs)."""
-        return layout.join(await self.translate_sentences(layout.sentences, src_lang, num_beams))
+        return layout.join(await self.translate_sentences(layout.sentences, src_lang, num_beams, deadline))
 
     # --- summaries ----------------------------------------------------------------------------------------------
-    async def summarize_hindi(self, text: str, policy: str, num_beams: int | None):
-        prepared = await asyncio.to_thread(self.summarizer.prepare, text, policy)
+    async def summarize_hindi(self, text: str, policy: str, num_beams: int | None, deadline: Deadline | None = None):
+        prepared = await self.text_workers.run(deadline, self.summarizer.prepare, text, policy, deadline)
         beams = num_beams or self.summarizer.num_beams
         parts = await self.summary_engine.run(prepared.rows, [len(r) for r in prepared.rows], key=beams)
         if len(parts) > 1:
-            row = self.summarizer.second_pass(parts)
+            row = await self.text_workers.run(deadline, self.summarizer.second_pass, parts)
             parts = await self.summary_engine.run([row], [len(row)], key=beams)
         return parts[0], prepared
 
     # --- the job ------------------------------------------------------------------------------------------------
     async def process_article(
-        self, article_id: str, text: str, layout: ArticleLayout, split_ms: float, options: JobOptions
+        self,
+        article_id: str,
+        text: str,
+        layout: ArticleLayout,
+        split_ms: float,
+        options: JobOptions,
+        deadline: Deadline | None = None,
     ) -> ArticleResult:
         started = time.perf_counter()
         result = ArticleResult(id=article_id)
@@ -107,19 +143,23 @@ class Pipeline:
 
         async def translation():
             t0 = time.perf_counter()
-            english = await self.translate_sentences(layout.sentences, "hin_Deva", options.translation_num_beams)
+            english = await self.translate_sentences(
+                layout.sentences, "hin_Deva", options.translation_num_beams, deadline
+            )
             result.translation_en, result.paragraphs_en = layout.join(english)
             result.timings_ms["translate"] = _ms_since(t0)
 
         async def summaries():
             t0 = time.perf_counter()
-            hindi, prepared = await self.summarize_hindi(text, options.long_article, options.summary_num_beams)
+            hindi, prepared = await self.summarize_hindi(
+                text, options.long_article, options.summary_num_beams, deadline
+            )
             result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
             if "hi" in options.summary_languages:
                 result.summary_hi = hindi
             if "en" in options.summary_languages:
                 english = await self.translate_sentences(
-                    split_sentences(hindi), "hin_Deva", options.translation_num_beams
+                    split_sentences(hindi), "hin_Deva", options.translation_num_beams, deadline
                 )
                 result.summary_en = " ".join(english)
             result.timings_ms["summarize"] = _ms_since(t0)
@@ -128,7 +168,7 @@ class Pipeline:
         if options.summary_languages:
             jobs.append(summaries())
         else:  # the response still reports how long the article is in summarizer tokens
-            prepared = await asyncio.to_thread(self.summarizer.prepare, text, options.long_article)
+            prepared = await self.text_workers.run(deadline, self.summarizer.prepare, text, options.long_article, deadline)
             result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
         await asyncio.gather(*jobs)
         result.timings_ms.setdefault("translate", 0.0)
@@ -136,14 +176,15 @@ class Pipeline:
         result.timings_ms["total"] = round(split_ms + _ms_since(started), 1)
         return result
 
-    async def process(self, articles: list[tuple[str, str]], options: JobOptions) -> list[ArticleResult]:
+    async def process(
+        self, articles: list[tuple[str, str]], options: JobOptions, deadline: Deadline | None = None
+    ) -> list[ArticleResult]:
         """Every article validated first (nothing runs for a request with a bad one), then all concurrently."""
-        jobs = []
-        for article_id, text in articles:
-            started = time.perf_counter()
-            text, layout = self.clean(text, article_id if len(articles) > 1 else "")
-            jobs.append((article_id, text, layout, _ms_since(started)))
-        tasks = [asyncio.ensure_future(self.process_article(*job, options)) for job in jobs]
+        cleaned = await self.clean_all(articles, "Deva", deadline)
+        self.translation_engine.check_fits(sum(len(layout.sentences) for _, layout, _ in cleaned))
+        self.summary_engine.check_fits(len(cleaned))
+        jobs = [(article_id, *item) for (article_id, _), item in zip(articles, cleaned)]
+        tasks = [asyncio.ensure_future(self.process_article(*job, options, deadline)) for job in jobs]
         try:
             return list(await asyncio.gather(*tasks))
         except BaseException:

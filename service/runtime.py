@@ -14,6 +14,7 @@ from .engine.scheduler import BatchScheduler
 from .pipeline import JobOptions, Pipeline
 from .summarization.summarizer import Summarizer, load_summarizer
 from .translation.translator import Translator, load_translator
+from .workers import TextWorkers
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +40,24 @@ class Runtime:
     def model_info(self) -> dict[str, dict[str, str]]:
         return {kind: {"id": s.spec, "revision": s.revision} for kind, s in self.sources.items()}
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 30) -> None:
         for engine in self.engines:
-            engine.close(timeout_s=30)
+            engine.close(timeout_s=timeout_s)
+        self.pipeline.text_workers.close()
 
 
 def resolve_sources(settings: Settings) -> dict[str, model_store.ModelSource]:
     """Find both models' files (or fail with one message naming what is missing and how to fetch it)."""
     revisions = model_store.pinned_revisions() | settings.model_revisions
-    return {
-        kind: model_store.resolve(spec, kind, settings.models_dir, revisions, settings.offline)
-        for kind, spec in (("translation", settings.translation_model), ("summarization", settings.summarization_model))
-    }
+    sources, missing = {}, []
+    for kind, spec in (("translation", settings.translation_model), ("summarization", settings.summarization_model)):
+        try:
+            sources[kind] = model_store.resolve(spec, kind, settings.models_dir, revisions, settings.offline)
+        except model_store.ModelFilesMissing as exc:
+            missing.append(exc.message)
+    if missing:
+        raise model_store.ModelFilesMissing(f"model files not found: {'; '.join(missing)}. {model_store.NEXT_STEPS}")
+    return sources
 
 
 @dataclass
@@ -123,9 +130,11 @@ def make_pipeline(translator, summarizer, settings: Settings, observer=None, tra
     ``*_kwargs`` go to every ``generate`` call (the benchmark fixes generation lengths with them)."""
     translation = _engine("translation", translator, settings, observer, translation_kwargs or {})
     summary = _engine("summarization", summarizer, settings, observer, summary_kwargs or {})
+    workers = TextWorkers(settings.text_workers, settings.max_pending_text_jobs)
     return Pipeline(
-        translator, summarizer, translation, summary, settings.max_article_chars, settings.max_sentences_per_article
-    )
+        translator, summarizer, translation, summary, workers, settings.max_article_chars,
+        settings.max_sentences_per_article,
+    )  # fmt: skip
 
 
 async def warm_up(runtime: Runtime) -> None:

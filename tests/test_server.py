@@ -62,17 +62,30 @@ def test_sigterm_drains_in_flight_work_then_exits_0(server):
     threads = [threading.Thread(target=post) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.5)  # the four are in flight
+    wait_for(lambda: in_flight(url) >= 5, "the four requests in flight")  # 4 + the scrape itself
     process.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
+    wait_for(lambda: httpx.get(url + "/readyz", timeout=10).status_code == 503, "/readyz to turn 503")
     ready = httpx.get(url + "/readyz", timeout=10)
-    assert ready.status_code == 503 and ready.json()["error"]["code"] == "shutting_down"
+    assert ready.json()["error"]["code"] == "shutting_down"
     refused = httpx.post(url + "/summarize", json={"text": "भाजपा ने बैठक की।"}, timeout=10)
     assert refused.status_code == 503 and refused.json()["error"]["code"] == "shutting_down"
     for t in threads:
         t.join(120)
     assert answers == [200, 200, 200, 200]
     assert process.wait(60) == 0
+
+
+def in_flight(url: str) -> float:
+    metrics = httpx.get(url + "/metrics", timeout=10).text
+    return float(next(line.split()[-1] for line in metrics.splitlines() if line.startswith("http_requests_in_flight ")))
+
+
+def wait_for(condition, what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
 
 
 def test_missing_models_offline_fail_fast_with_one_message(tmp_path):

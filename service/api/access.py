@@ -8,9 +8,11 @@ from collections import OrderedDict
 
 from .middleware import send_error
 
-# Health checks, and the editor's page with its static files (the page asks for the key and sends it itself).
+# Health checks, and the editor's page with its static files (the page asks for the key and sends it itself), and
+# Swagger UI's script and style (the /docs page itself, and the schema, need a key).
+DOCS_ASSETS = "/docs-assets"
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/"})
-OPEN_PREFIXES = ("/static/",)
+OPEN_PREFIXES = ("/static/", DOCS_ASSETS + "/")
 
 
 def presented_key(headers: dict[str, str]) -> str | None:
@@ -42,6 +44,13 @@ class TokenBuckets:
         self.max_callers = max_callers
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
+    def wait(self, caller: str, now: float | None = None) -> float:
+        """Seconds until ``caller`` has a token (0 when it has one now), spending nothing."""
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(caller, (float(self.burst), now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate_per_s)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate_per_s
+
     def take(self, caller: str, now: float | None = None) -> float:
         """0 when allowed (a token is spent), else the seconds until a token is there."""
         now = time.monotonic() if now is None else now
@@ -59,12 +68,16 @@ class TokenBuckets:
 
 
 class AccessGuard:
-    """Pure ASGI middleware: 401 without a key, 403 with a wrong one, 429 + Retry-After over the rate."""
+    """Pure ASGI middleware: 401 without a key, 403 with a wrong one, 429 + Retry-After over the rate. An address that
+    sent ``failures_per_minute`` wrong keys (a burst of as many, then that rate) gets 429 for every key it sends, the
+    right one included (else a guesser would tell a hit from the 429s), until its bucket refills."""
 
-    def __init__(self, app, keys: list[str], rate_per_minute: float, burst: int):
+    def __init__(self, app, keys: list[str], rate_per_minute: float, burst: int, failures_per_minute: float = 10):
         self.app = app
         self.keys = keys
         self.buckets = TokenBuckets(rate_per_minute, burst) if rate_per_minute > 0 else None
+        per_minute = max(1, round(failures_per_minute))
+        self.failures = TokenBuckets(failures_per_minute, per_minute) if failures_per_minute > 0 else None
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")
@@ -73,15 +86,22 @@ class AccessGuard:
         request_id = scope.get("state", {}).get("request_id")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         key = presented_key(headers)
+        address = "ip:" + (scope.get("client") or ("unknown",))[0]
         if self.keys:
             if key is None:
                 message = "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
                 return await send_error(send, 401, "missing_api_key", message, request_id, [("www-authenticate", "Bearer")])
+            if self.failures is not None and (wait := self.failures.wait(address)) > 0:
+                retry = max(1, round(wait + 0.5))
+                message = f"too many wrong API keys from this address; retry in {retry} s"
+                return await send_error(send, 429, "too_many_failed_keys", message, request_id, [("retry-after", retry)])
             if not key_matches(key, self.keys):
+                if self.failures is not None:
+                    self.failures.take(address)
                 return await send_error(send, 403, "invalid_api_key", "this API key is not accepted", request_id)
             caller = caller_id(key)
         else:
-            caller = "ip:" + (scope.get("client") or ("unknown",))[0]
+            caller = address
         scope.setdefault("state", {})["caller"] = caller
         if self.buckets is not None and (wait := self.buckets.take(caller)) > 0:
             retry = max(1, round(wait + 0.5))

@@ -5,18 +5,23 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 
+from pathlib import Path
+
+import fastapi_offline
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from ..config import Settings
 from . import errors
-from .access import AccessGuard
+from .access import DOCS_ASSETS, AccessGuard
 from .metrics import Metrics, ObserveRequests
 from .middleware import RequestGuard
 from .routes import STATIC_DIR, VERSION, router
 
 log = logging.getLogger(__name__)
+ENGINE_STOP_S = 2.0
 
 
 def _default_runtime_factory(settings: Settings, metrics: Metrics):
@@ -56,16 +61,19 @@ def create_app(settings: Settings | None = None, runtime_factory=None) -> FastAP
                 if state.on_load_failure is not None:  # `serve` stops the process: a broken model never heals
                     state.on_load_failure()
 
+        state.loop = asyncio.get_running_loop()
         state.loader = asyncio.create_task(load())
         yield
         state.shutting_down, state.ready = True, False
         metrics.ready.set(0)
         if not state.loader.done():
             await asyncio.wait({state.loader}, timeout=60)
-        if state.runtime is not None:
-            await asyncio.to_thread(state.runtime.close)
+        if state.runtime is not None:  # a batch still running is not waited for long: its requests were answered
+            await asyncio.to_thread(state.runtime.close, ENGINE_STOP_S)
 
     app = FastAPI(
+        docs_url=None,  # served below from packaged assets: the default fetches Swagger UI from a CDN
+        redoc_url=None,
         title="Hindi news summarization and translation",
         version=VERSION,
         description="POST a Hindi article to /summarize: English translation (IndicTrans2) and Hindi + English "
@@ -75,14 +83,30 @@ def create_app(settings: Settings | None = None, runtime_factory=None) -> FastAP
     state = app.state
     state.settings, state.metrics, state.runtime, state.load_error = settings, metrics, None, None
     state.ready, state.shutting_down, state.in_flight, state.on_load_failure = False, False, 0, None
+    state.request_tasks = set()  # the work of each request in flight, cut off when the shutdown grace is over
+
+    def cut_off():
+        for task in list(state.request_tasks):
+            task.cancel()
+
+    state.cut_off = cut_off
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=f"{app.title} – API", swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css", swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )  # fmt: skip
+
     errors.install(app)
     # Starlette runs the last-added middleware first: CORS → request id and body checks → metrics → keys/rate.
     app.add_middleware(AccessGuard, keys=settings.accepted_keys(), rate_per_minute=settings.rate_limit_per_minute,
-                       burst=settings.rate_limit_burst)  # fmt: skip
+                       burst=settings.rate_limit_burst, failures_per_minute=settings.auth_failures_per_minute)  # fmt: skip
     app.add_middleware(ObserveRequests, metrics=metrics, state=state)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_bytes, body_timeout_s=settings.body_timeout_s)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -15,6 +15,7 @@ STATUS = {
     errors.InvalidText: 422,
     errors.UnsupportedLanguage: 422,
     errors.ArticleTooLong: 413,
+    errors.TooLargeForQueue: 413,
     errors.Overloaded: 429,
     errors.ModelNotReady: 503,
     errors.ShuttingDown: 503,

@@ -55,6 +55,19 @@ class Metrics:
 
 
 access_log = logging.getLogger("service.access")
+_UNTEMPLATED = {"/openapi.json", "/docs"}  # routes FastAPI adds without setting scope["route"]
+_FILE_PREFIXES = ("/static/", "/docs-assets/")
+
+
+def route_label(scope) -> str:
+    """The route template, which keeps the label set small; files under a mount are one label; anything unrouted
+    (404, refused early) is "unmatched"."""
+    if template := getattr(scope.get("route"), "path", None):
+        return template
+    path = scope.get("path", "")
+    if path in _UNTEMPLATED:
+        return path
+    return next((prefix + "{file}" for prefix in _FILE_PREFIXES if path.startswith(prefix)), "unmatched")
 
 
 class ObserveRequests:
@@ -86,8 +99,7 @@ class ObserveRequests:
             self.state.in_flight -= 1
             self.metrics.in_flight.dec()
             seconds = time.perf_counter() - started
-            # The route template keeps the label set small; anything unrouted (404, refused early) is "unmatched".
-            path = getattr(scope.get("route"), "path", None) or "unmatched"
+            path = route_label(scope)
             self.metrics.requests.labels(path, scope["method"], str(status)).inc()
             self.metrics.latency.labels(path).observe(seconds)
             state = scope.get("state", {})

@@ -1,15 +1,19 @@
-"""Checks made before a request body is parsed: request ids, body size (413) and content type (415)."""
+"""Checks made before a request body is parsed: request ids, body size (413), content type (415), body time (408)."""
 
+import asyncio
 import json
 import re
+import time
 import uuid
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_BODY_METHODS = {"POST", "PUT", "PATCH"}
-
-
-class _BodyTooLarge(Exception):
-    pass
+# The editor's page loads only its own script and style, talks only to this service, and is never framed.
+PAGE_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+     b"form-action 'self'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]  # fmt: skip
 
 
 async def send_error(send, status: int, code: str, message: str, request_id: str | None, headers=()) -> None:
@@ -27,12 +31,17 @@ def _is_json(content_type: str) -> bool:
 
 
 class RequestGuard:
-    """Pure ASGI middleware: gives every request an id (``X-Request-ID`` accepted when sane, echoed always),
-    refuses bodies over ``max_body_bytes`` without reading them whole, and non-JSON bodies on JSON routes."""
+    """Pure ASGI middleware: gives every request an id (``X-Request-ID`` accepted when sane, echoed always), and reads
+    a POST body itself, before any parsing: 415 unless it is JSON, 413 over ``max_body_bytes`` (declared or counted,
+    chunked bodies too), 408 when it does not arrive within ``body_timeout_s``. A refused body is read to its end and
+    discarded (up to ``max_discard_bytes`` and the same timeout) so that the client can read the answer: closing a
+    connection with unread data resets it, and the client sees ECONNRESET instead of the 413."""
 
-    def __init__(self, app, max_body_bytes: int):
+    def __init__(self, app, max_body_bytes: int, body_timeout_s: float = 30.0, max_discard_bytes: int = 64 << 20):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
+        self.max_discard_bytes = max_discard_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -41,38 +50,72 @@ class RequestGuard:
         offered = headers.get("x-request-id", "")
         request_id = offered if _SAFE_REQUEST_ID.match(offered) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        started = False
+
+        page = scope["path"] == "/" or scope["path"].startswith("/static/")
+        extra = [(b"x-request-id", request_id.encode()), (b"x-content-type-options", b"nosniff")]
+        extra += PAGE_HEADERS if page else []
 
         async def send_with_id(message):
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
+                message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
-        async def reply(status: int, code: str, text: str):
-            await send_error(send_with_id, status, code, text, request_id)
+        if scope["method"] != "POST":
+            return await self.app(scope, receive, send_with_id)
+        deadline = time.monotonic() + self.body_timeout_s
+        problem = None
+        declared = headers.get("content-length", "")
+        if not _is_json(headers.get("content-type", "")):
+            problem = (415, "unsupported_media_type", "send the body as application/json (UTF-8)")
+        elif declared.isdigit() and int(declared) > self.max_body_bytes:
+            problem = (413, "request_too_large", f"the body is over the limit of {self.max_body_bytes} bytes")
+        body = b""
+        if problem is None:
+            body, problem = await self._read_body(receive, deadline)
+        if problem is not None:
+            if headers.get("expect", "").lower() != "100-continue":  # else the client has not sent the body yet
+                await self._discard_rest(receive, deadline)
+            return await send_error(send_with_id, *problem, request_id, [("connection", "close")])
+        replayed = False
 
-        if scope["method"] in _BODY_METHODS:
-            if not _is_json(headers.get("content-type", "")):
-                return await reply(415, "unsupported_media_type", "send the body as application/json (UTF-8)")
-            declared = headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_body_bytes:
-                return await reply(413, "request_too_large", f"the body is over {self.max_body_bytes} bytes")
-        seen = 0
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: the disconnect, when it comes
 
-        async def counting_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
-                    raise _BodyTooLarge
-            return message
+        await self.app(scope, replay, send_with_id)
 
+    async def _read_body(self, receive, deadline: float) -> tuple[bytes, tuple | None]:
+        chunks, size = [], 0
+        while True:
+            message = await self._receive_by(receive, deadline)
+            if message is None:
+                return b"", (408, "request_timeout", f"the body did not arrive within {self.body_timeout_s:g} s")
+            if message["type"] == "http.disconnect":
+                return b"", (400, "client_closed", "the client closed the connection before sending the body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return b"", (413, "request_too_large", f"the body is over the limit of {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), None
+
+    async def _discard_rest(self, receive, deadline: float) -> None:
+        discarded = 0
+        while discarded <= self.max_discard_bytes:
+            message = await self._receive_by(receive, deadline)
+            if message is None or message["type"] != "http.request":
+                return
+            discarded += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    @staticmethod
+    async def _receive_by(receive, deadline: float):
         try:
-            await self.app(scope, counting_receive, send_with_id)
-        except _BodyTooLarge:
-            if not started:
-                await reply(413, "request_too_large", f"the body is over {self.max_body_bytes} bytes")
+            return await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            return None

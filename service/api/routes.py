@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from ..errors import ArticleTooLong, DeadlineExceeded, ModelNotReady, ShuttingDown, UnsupportedLanguage
 from ..pipeline import ArticleResult, JobOptions
 from ..text.indic_processing import check_language_pair
+from ..workers import Deadline
 from . import schemas
 
 router = APIRouter()
@@ -45,9 +46,13 @@ def _runtime(request: Request):
     return state.runtime
 
 
-async def _run(request: Request, coroutine):
-    """Run the work under the request deadline; a caller that hangs up has its queued work dropped."""
-    task = asyncio.ensure_future(coroutine)
+async def _run(request: Request, work):
+    """Run ``work(deadline)`` under the request deadline. A request past its deadline, or whose caller hung up, is
+    abandoned: its queued model work is dropped and its text work stops at the next sentence."""
+    timeout_s = request.app.state.settings.request_timeout_s
+    deadline = Deadline(timeout_s)
+    task = asyncio.ensure_future(work(deadline))
+    request.app.state.request_tasks.add(task)
 
     async def watch_disconnect():
         while not task.done():
@@ -58,16 +63,18 @@ async def _run(request: Request, coroutine):
 
     watcher = asyncio.create_task(watch_disconnect())
     try:
-        done, _ = await asyncio.wait({task}, timeout=request.app.state.settings.request_timeout_s)
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
         if not done:
             task.cancel()
-            raise DeadlineExceeded(
-                f"not finished within {request.app.state.settings.request_timeout_s:g} s; its queued work was dropped"
-            )
+            raise DeadlineExceeded(f"not finished within {timeout_s:g} s; its queued work was dropped")
         if task.cancelled():
+            if request.app.state.shutting_down:
+                raise ShuttingDown("the service shut down before this request finished; retry on another replica")
             return JSONResponse({"error": {"code": "client_closed", "message": "client disconnected"}}, 499)
         return task.result()
     finally:
+        deadline.abandon()  # whatever still runs for this request stops at its next check
+        request.app.state.request_tasks.discard(task)
         watcher.cancel()
 
 
@@ -114,7 +121,7 @@ async def summarize(body: schemas.SummarizeRequest, request: Request):
     )
     if settings.log_article_text:
         log.info("articles", extra={"request_id": request.state.request_id, "articles": articles})
-    results = await _run(request, runtime.pipeline.process(articles, options))
+    results = await _run(request, lambda deadline: runtime.pipeline.process(articles, options, deadline))
     if isinstance(results, JSONResponse):
         return results
     for result in results:
@@ -135,14 +142,15 @@ async def translate(body: schemas.TranslateRequest, request: Request):
     if len(texts) > settings.max_texts_per_request:
         raise ArticleTooLong(f"{len(texts)} texts in one request; the limit is {settings.max_texts_per_request}")
     script = body.source_lang.split("_")[1]
-    label = len(texts) > 1
-    cleaned = [runtime.pipeline.clean(t, str(i) if label else "", script) for i, t in enumerate(texts)]
+    pipeline = runtime.pipeline
 
-    async def work():
-        jobs = [runtime.pipeline.translate_layout(layout, body.source_lang, body.num_beams) for _, layout in cleaned]
+    async def work(deadline):
+        cleaned = await pipeline.clean_all([(str(i), t) for i, t in enumerate(texts)], script, deadline)
+        pipeline.translation_engine.check_fits(sum(len(layout.sentences) for _, layout, _ in cleaned))
+        jobs = [pipeline.translate_layout(layout, body.source_lang, body.num_beams, deadline) for _, layout, _ in cleaned]
         return await asyncio.gather(*jobs)
 
-    results = await _run(request, work())
+    results = await _run(request, work)
     if isinstance(results, JSONResponse):
         return results
     common = {"source_lang": body.source_lang, "target_lang": body.target_lang}
@@ -179,6 +187,11 @@ async def readyz(request: Request):
     if not state.ready:
         return JSONResponse({"error": {"code": "not_ready", "message": "models are loading"}}, 503)
     return {"status": "ready"}
+
+
+# Load balancers probe with HEAD too.
+router.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/readyz", readyz, methods=["HEAD"], include_in_schema=False)
 
 
 @router.get("/info", summary="Models, revisions, device, dtype, limits and version")

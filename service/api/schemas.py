@@ -1,13 +1,26 @@
 """Request and response bodies of the HTTP API (they generate the OpenAPI schema at /docs)."""
 
+from collections import Counter
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 _SEEDS = Path(__file__).resolve().parent.parent.parent / "seeds"
 _SEED_TEXT = (_SEEDS / "seed_article_hi.txt").read_text(encoding="utf-8") if _SEEDS.is_dir() else "भाजपा ने बैठक की।"
 MAX_ID_CHARS = 200
+
+
+def _no_lone_surrogates(value: str) -> str:
+    """JSON may escape half of a UTF-16 pair ("\\ud800"); such a string is not text and cannot be encoded back."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not valid Unicode text: a lone surrogate at character {exc.start}") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_lone_surrogates)]
 
 
 class Strict(BaseModel):
@@ -36,8 +49,8 @@ class SummarizeOptions(Strict):
 
 
 class ArticleIn(Strict):
-    id: str = Field(..., min_length=1, max_length=MAX_ID_CHARS)
-    text: str
+    id: Text = Field(..., min_length=1, max_length=MAX_ID_CHARS)
+    text: Text
 
 
 class SummarizeRequest(Strict):
@@ -47,8 +60,8 @@ class SummarizeRequest(Strict):
         extra="forbid",
         json_schema_extra={"examples": [{"id": "mp-bjp-370", "text": _SEED_TEXT, "options": {"translate": True}}]},
     )
-    text: str | None = None
-    id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
+    text: Text | None = None
+    id: Text | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
     articles: list[ArticleIn] | None = Field(None, min_length=1)
     options: SummarizeOptions = Field(default_factory=SummarizeOptions)
 
@@ -59,8 +72,8 @@ class SummarizeRequest(Strict):
         if self.articles is not None:
             if self.id is not None:
                 raise ValueError("'id' goes inside each article when 'articles' is used")
-            ids = [a.id for a in self.articles]
-            if duplicates := sorted({i for i in ids if ids.count(i) > 1}):
+            counts = Counter(a.id for a in self.articles)
+            if duplicates := sorted(i for i, n in counts.items() if n > 1):
                 raise ValueError(f"duplicate article ids: {', '.join(duplicates[:10])}")
         return self
 
@@ -112,8 +125,8 @@ class TranslateRequest(Strict):
         extra="forbid",
         json_schema_extra={"examples": [{"text": _SEED_TEXT.splitlines()[0], "source_lang": "hin_Deva"}]},
     )
-    text: str | None = None
-    texts: list[str] | None = Field(None, min_length=1)
+    text: Text | None = None
+    texts: list[Text] | None = Field(None, min_length=1)
     source_lang: str = Field("hin_Deva", max_length=20)
     target_lang: str = Field("eng_Latn", max_length=20)
     num_beams: int | None = Field(None, ge=1, le=8)

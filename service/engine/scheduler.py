@@ -10,6 +10,7 @@ memory, a bad item) is split in halves and retried down to single items, so only
 
 import asyncio
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -18,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InferenceFailed, Overloaded, ShuttingDown
+from ..errors import InferenceFailed, Overloaded, ShuttingDown, TooLargeForQueue
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class BatchScheduler:
         self.max_queued_items = max_queued_items
         self.on_batch = on_batch  # (engine, rows, padded tokens, seconds) after each batch
         self.stats = SchedulerStats()
+        self._items_per_s = 0.0  # how fast the queue drains (moving average over batches), for Retry-After
         # Arrival order. Items taken from the middle stay as tombstones until they reach the front.
         self._queue: deque[_Item] = deque()
         self._live = 0
@@ -89,14 +91,32 @@ class BatchScheduler:
     def is_overloaded(self, extra_items: int = 0) -> bool:
         return self._live + extra_items > self.max_queued_items
 
+    def check_fits(self, count: int) -> None:
+        """``TooLargeForQueue`` for work that could never be queued, however idle the engine."""
+        if count > self.max_queued_items:
+            raise TooLargeForQueue(
+                f"this request needs {count} places in the {self.name} queue, which holds {self.max_queued_items}; "
+                "send its articles or texts in several requests"
+            )
+
+    def retry_after_s(self, count: int) -> int:
+        """Seconds until ``count`` more items would fit, at the measured drain rate (1 to 60)."""
+        excess = self._live + count - self.max_queued_items
+        if self._items_per_s <= 0:
+            return 1
+        return max(1, min(60, math.ceil(excess / self._items_per_s)))
+
     def submit(self, payloads: Sequence[Any], costs: Sequence[int], key: Hashable = None) -> list[Future]:
-        """Queue items; all or none (a request is never half-queued). Raises Overloaded when the queue is full."""
+        """Queue items; all or none (a request is never half-queued). Raises Overloaded when the queue is full, and
+        TooLargeForQueue when it could never hold them."""
         items = [_Item(p, max(1, int(c)), key) for p, c in zip(payloads, costs, strict=True)]
+        self.check_fits(len(items))
         with self._cond:
             if self._closed:
                 raise ShuttingDown(f"{self.name} engine is shutting down")
             if self._live + len(items) > self.max_queued_items:
-                raise Overloaded(f"{self.name} queue is full ({self._live} items waiting); retry shortly")
+                retry = self.retry_after_s(len(items))
+                raise Overloaded(f"{self.name} queue is full ({self._live} items waiting); retry in {retry} s", retry)
             self._queue.extend(items)
             self._live += len(items)
             self._cond.notify()
@@ -217,6 +237,8 @@ class BatchScheduler:
             batch[0].future.set_exception(InferenceFailed(f"{self.name} failed on this input: {exc}"))
             return
         self.stats.record(len(batch))
+        rate = len(batch) / max(time.perf_counter() - start, 1e-6)
+        self._items_per_s = rate if self._items_per_s <= 0 else 0.7 * self._items_per_s + 0.3 * rate
         if self.on_batch:
             self.on_batch(self.name, len(batch), len(batch) * max(i.cost for i in batch), time.perf_counter() - start)
         for item, result in zip(batch, results):

@@ -15,6 +15,7 @@ import torch
 from ..engine.decoding import generate
 from ..engine.padding import pad_rows
 from ..text.splitting import split_sentences
+from ..workers import Deadline
 
 # Decoding settings of the model card (and of the checkpoint's own config).
 CARD_GENERATION = {"num_beams": 4, "max_length": 84, "no_repeat_ngram_size": 2, "length_penalty": 0.6}
@@ -73,7 +74,7 @@ class Summarizer:
     def device(self) -> torch.device:
         return self.model.device
 
-    def prepare(self, text: str, policy: str = "lead") -> SummaryInput:
+    def prepare(self, text: str, policy: str = "lead", deadline: Deadline | None = None) -> SummaryInput:
         eos = self.tokenizer.eos_token_id
         ids = self.tokenizer.encode(normalize_whitespace(text))
         limit = self.max_input_tokens - 1
@@ -81,12 +82,14 @@ class Summarizer:
             return SummaryInput([ids + [eos]], len(ids) + 1, False)
         if policy == "lead":
             return SummaryInput([ids[:limit] + [eos]], len(ids) + 1, True)
-        return SummaryInput([c + [eos] for c in self._chunks(text, limit)], len(ids) + 1, False)
+        chunks = self._chunks(text, limit, deadline or Deadline())
+        return SummaryInput([c + [eos] for c in chunks], len(ids) + 1, False)
 
-    def _chunks(self, text: str, limit: int) -> list[list[int]]:
+    def _chunks(self, text: str, limit: int, deadline: Deadline) -> list[list[int]]:
         """Consecutive sentence-aligned chunks of at most ``limit`` tokens (an over-long sentence is cut in pieces)."""
         chunks: list[list[int]] = [[]]
         for sentence in split_sentences(normalize_whitespace(text)):
+            deadline.check()
             ids = self.tokenizer.encode(sentence)
             if chunks[-1] and len(chunks[-1]) + len(ids) > limit:
                 chunks.append([])

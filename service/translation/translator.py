@@ -12,6 +12,7 @@ import torch
 from ..engine.decoding import generate
 from ..text.indic_processing import postprocess, preprocess
 from ..text.splitting import split_to_fit
+from ..workers import Deadline
 from .tokenizer import IndicTransTokenizer
 
 
@@ -43,15 +44,24 @@ class Translator:
         prepared = preprocess(text, src_lang)
         return self.tokenizer.encode_source(prepared.text), prepared.placeholders
 
-    def prepare(self, sentences: list[str], src_lang: str = "hin_Deva") -> list[TranslationPiece]:
-        """Pre-process and tokenize; a sentence over the source limit becomes several pieces, never a cut one."""
+    def prepare(
+        self, sentences: list[str], src_lang: str = "hin_Deva", deadline: Deadline | None = None
+    ) -> list[TranslationPiece]:
+        """Pre-process and tokenize; a sentence over the source limit becomes several pieces, never a cut one. The
+        deadline is checked between sentences and between the trial splits of an over-long one."""
+        deadline = deadline or Deadline()
         pieces = []
         for index, sentence in enumerate(sentences):
+            deadline.check()
             ids, placeholders = self._encode(sentence, src_lang)
             if len(ids) <= self.max_source_tokens:
                 pieces.append(TranslationPiece(index, ids, placeholders))
                 continue
-            fits = lambda part: len(self._encode(part, src_lang)[0]) <= self.max_source_tokens  # noqa: E731
+
+            def fits(part: str) -> bool:
+                deadline.check()
+                return len(self._encode(part, src_lang)[0]) <= self.max_source_tokens
+
             for part in split_to_fit(sentence, fits):
                 pieces.append(TranslationPiece(index, *self._encode(part, src_lang)))
         return pieces
@@ -68,10 +78,14 @@ class Translator:
         return self.tokenizer.batch_decode(self.generate_ids(rows, num_beams, **overrides))
 
     @staticmethod
-    def finish(pieces: list[TranslationPiece], decoded: list[str], sentence_count: int) -> list[str]:
+    def finish(
+        pieces: list[TranslationPiece], decoded: list[str], sentence_count: int, deadline: Deadline | None = None
+    ) -> list[str]:
         """Restore placeholders, detokenize, and glue the pieces of split sentences back together."""
+        deadline = deadline or Deadline()
         parts: list[list[str]] = [[] for _ in range(sentence_count)]
         for piece, text in zip(pieces, decoded, strict=True):
+            deadline.check()
             parts[piece.sentence_index].append(postprocess(text, piece.placeholders))
         return [" ".join(p) for p in parts]
 
