@@ -16,10 +16,11 @@ log = logging.getLogger("service")
 def serve(settings: Settings) -> int:
     from .config import InvalidSetting
     from .errors import ModelFilesMissing
-    from .runtime import resolve_sources
 
-    try:  # fail fast, before the server starts, on unusable keys or model files that cannot be found or fetched
+    try:  # fail fast, before the server starts (and before torch loads), on unusable keys or missing model files
         settings.accepted_keys()
+        from .runtime import resolve_sources
+
         for kind, source in resolve_sources(settings).items():
             log.info("%s model: %s (%s, %s)", kind, source.path, source.origin, source.revision)
     except InvalidSetting as exc:

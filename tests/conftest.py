@@ -96,17 +96,18 @@ def service_env(**settings) -> dict:
 
 
 @contextmanager
-def running_server(models: Path, workdir: Path, **settings):
+def running_server(models: Path, workdir: Path, preexec_fn=None, **settings):
     """`python -m service serve` on a free port with the tiny models, ready; stopped with SIGTERM afterwards."""
     import httpx
 
     port = free_port()
-    env = service_env(
-        translation_model=models / "indictrans2", summarization_model=models / "mt5", translation_max_new_tokens=12,
-        port=port, models_dir=workdir / "store", **settings,
-    )  # fmt: skip
+    base = dict(translation_model=models / "indictrans2", summarization_model=models / "mt5",
+                translation_max_new_tokens=12, port=port, models_dir=workdir / "store")  # fmt: skip
+    env = service_env(**(base | settings))
     log = (workdir / "server.log").open("w+")
-    process = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env, stdout=log, stderr=log, preexec_fn=preexec_fn
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     try:

@@ -39,6 +39,10 @@ def _describe(exc: RequestValidationError) -> tuple[int, str, str]:
     problems = exc.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
         return 400, "malformed_json", "the request body is not valid JSON (UTF-8 encoded)"
+    for p in problems:  # a list over the parser's cut-off is over the configured limit too: the same 413
+        if p.get("type") == "too_long" and p.get("loc", ())[-1:] in (("articles",), ("texts",)):
+            field = p["loc"][-1]
+            return 413, "article_too_long", f"over {p['ctx']['max_length']} {field} in one request; see /info for the limit"
     parts = []
     for p in problems[:5]:
         where = ".".join(str(x) for x in p.get("loc", ()) if x != "body")

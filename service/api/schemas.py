@@ -9,6 +9,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 _SEEDS = Path(__file__).resolve().parent.parent.parent / "seeds"
 _SEED_TEXT = (_SEEDS / "seed_article_hi.txt").read_text(encoding="utf-8") if _SEEDS.is_dir() else "भाजपा ने बैठक की।"
 MAX_ID_CHARS = 200
+# Lists are cut off while parsing, on the event loop, long before the configured limits (16 articles, 64 texts)
+# that the routes check: validating 30 000 articles took 0.15 s of the loop, stopping at 1 000 takes 0.03 s.
+MAX_LIST_ITEMS = 1000
 
 
 def _no_lone_surrogates(value: str) -> str:
@@ -62,7 +65,7 @@ class SummarizeRequest(Strict):
     )
     text: Text | None = None
     id: Text | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
-    articles: list[ArticleIn] | None = Field(None, min_length=1)
+    articles: list[ArticleIn] | None = Field(None, min_length=1, max_length=MAX_LIST_ITEMS)
     options: SummarizeOptions = Field(default_factory=SummarizeOptions)
 
     @model_validator(mode="after")
@@ -126,7 +129,7 @@ class TranslateRequest(Strict):
         json_schema_extra={"examples": [{"text": _SEED_TEXT.splitlines()[0], "source_lang": "hin_Deva"}]},
     )
     text: Text | None = None
-    texts: list[Text] | None = Field(None, min_length=1)
+    texts: list[Text] | None = Field(None, min_length=1, max_length=MAX_LIST_ITEMS)
     source_lang: str = Field("hin_Deva", max_length=20)
     target_lang: str = Field("eng_Latn", max_length=20)
     num_beams: int | None = Field(None, ge=1, le=8)
