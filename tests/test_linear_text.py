@@ -113,27 +113,28 @@ def cpu_seconds(function, text: str) -> float:
     return best
 
 
-def assert_linear(name, function, family, n, max_seconds_at_n=1.0):
+def assert_linear(name, function, family, n, max_seconds_at_n):
     make = FAMILIES[family]
     small, large = cpu_seconds(function, make(n // 8)), cpu_seconds(function, make(n))
     assert large < max_seconds_at_n, f"{name} on {family}: {large:.2f} s at n={n}"
-    # Below 50 ms, caches and allocation dominate (a linear scan measured 150 to 260 ns a character); above it, 8×
-    # the input may cost at most ~10× the time (12×: linear is 8×, quadratic 64×).
-    assert large < 0.05 or large <= 12 * max(small, 0.002), f"{name} on {family}: {small:.4f} s → {large:.4f} s"
+    # Below 50 ms, allocation and caches dominate. Above it, 8× the input may cost at most 16× the time: linear code
+    # measured up to 14× between these sizes (the larger input no longer fits the CPU's caches); quadratic is 64×.
+    assert large < 0.05 or large <= 16 * max(small, 0.002), f"{name} on {family}: {small:.4f} s → {large:.4f} s"
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_pattern_is_linear(family):
     assert len(PATTERNS) >= 25  # the punctuation rules, the protected entities, the checks and the splitters
     for name, pattern in PATTERNS.items():
-        assert_linear(name, lambda text, p=pattern: sum(1 for _ in p.finditer(text)), family, 160_000)
+        assert_linear(name, lambda text, p=pattern: sum(1 for _ in p.finditer(text)), family, 160_000, 1.0)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_text_functions_are_linear(family, tokenizer):
-    # 20 000 characters is the article limit; 160 000 would only measure the Indic normalizer's speed.
+    # 20 000 characters is the article limit. The bound is the whole preparation of one such adversarial sentence
+    # for the translator (measured at most 0.75 s alone, 1.3 s inside the full suite).
     for name, function in text_functions(tokenizer).items():
-        assert_linear(name, function, family, 20_000)
+        assert_linear(name, function, family, 20_000, 2.0)
 
 
 # --- the rewrites find what upstream's patterns find -----------------------------------------------------------------

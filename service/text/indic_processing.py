@@ -11,7 +11,6 @@ sentence instead of through a shared queue, so concurrent batches cannot mix the
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import re2
 import regex
 from indicnlp.normalize.indic_normalize import IndicNormalizerFactory
 from indicnlp.tokenize import indic_tokenize
@@ -74,10 +73,11 @@ _PROTECTED = (
     (_spans_of(_OTHER), lambda m: True),
 )
 _WHITESPACE = regex.compile(r"\s+")
-# indic-nlp's trivial tokenizer, its patterns as they are there; its number pattern, compiled by Python's ``re``,
-# backtracks quadratically on a run of digits, so it runs through RE2 here (``re``'s [0-9]: ASCII, as in RE2).
+# indic-nlp's trivial tokenizer. Its number pattern, ``([0-9]+ [,.:/] )+[0-9]+``, retries from every digit of a run
+# (quadratic); here it starts only where a run starts (a later start in the same run would have matched there
+# first), or where the last match ended, and its digit runs never give digits back.
 _INDIC_PUNCTUATION = indic_tokenize.triv_tokenizer_indic_pat
-_NUMBER_SEQUENCE = re2.compile(indic_tokenize.pat_num_seq.pattern)
+_NUMBER_SEQUENCE = regex.compile(r"(?:(?<![0-9])|\G)(?:[0-9]++ [,.:/] )+[0-9]++")
 _SPACES = regex.compile(r"[ ]+")
 
 # Spellings the model is known to give a placeholder in its output (the upstream list of "failure cases").
