@@ -68,10 +68,12 @@ class Pipeline:
         """``clean`` every (label, text) on a text worker, the deadline checked between texts: (text, layout, ms)
         each. The first bad text fails the whole request; its label names it when there are several."""
 
+        checked = deadline or Deadline()
+
         def clean_each():
             cleaned = []
             for label, text in texts:
-                (deadline or Deadline()).check()
+                checked.check()
                 started = time.perf_counter()
                 cleaned.append((*self.clean(text, label if len(texts) > 1 else "", script), _ms_since(started)))
             return cleaned
@@ -168,7 +170,9 @@ class Pipeline:
         if options.summary_languages:
             jobs.append(summaries())
         else:  # the response still reports how long the article is in summarizer tokens
-            prepared = await self.text_workers.run(deadline, self.summarizer.prepare, text, options.long_article, deadline)
+            prepared = await self.text_workers.run(
+                deadline, self.summarizer.prepare, text, options.long_article, deadline
+            )
             result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
         await asyncio.gather(*jobs)
         result.timings_ms.setdefault("translate", 0.0)
