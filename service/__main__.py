@@ -70,11 +70,30 @@ def download_models(settings: Settings) -> int:
     return 0
 
 
+def convert_models(settings: Settings) -> int:
+    """CTranslate2 copies of both configured models in the model store (made once; made again when a source changes)."""
+    from .errors import ModelFilesMissing
+    from .runtime import resolve_sources
+
+    try:
+        sources = resolve_sources(settings)
+    except ModelFilesMissing as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    from .engine.ct2_convert import ensure_copy
+
+    for kind, source in sources.items():
+        path, made = ensure_copy(kind, source, settings.models_dir)
+        print(f"{kind}: {source.spec} → {path} ({'converted' if made else 'up to date'})")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="start the HTTP server (settings from SUMMARIZER_* variables)")
     commands.add_parser("download-models", help="fetch the two models at their pinned revisions into models/")
+    commands.add_parser("convert-models", help="write CTranslate2 copies of the two models into the model store")
     bulk = commands.add_parser("summarize-file", help="summarize a JSONL archive, resumably")
     bulk.add_argument("input", type=Path, help='JSONL, one {"id", "text"} per line')
     bulk.add_argument("-o", "--output", type=Path, required=True, help="JSONL results, appended line by line")
@@ -92,7 +111,7 @@ def main(argv=None) -> int:
         from .bulk import summarize_file
 
         return summarize_file(args.input, args.output, args.url, args.concurrency, args.api_key)
-    return {"serve": serve, "download-models": download_models}[args.command](settings)
+    return {"serve": serve, "download-models": download_models, "convert-models": convert_models}[args.command](settings)
 
 
 if __name__ == "__main__":

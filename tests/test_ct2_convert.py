@@ -1,0 +1,138 @@
+"""CTranslate2 copies of the models decode to the same tokens as ``model.generate`` (float32, CPU)."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForSeq2SeqLM
+
+import service.translation  # noqa: F401 - registers model_type "IndicTrans"
+from service.engine import ct2_convert
+
+from .conftest import FIXTURES, SHARED
+
+STYLES = ["parity_dist200m_style", "parity_1b_style"]
+
+
+def corpus_sentences(count: int) -> list[str]:
+    lines = (SHARED / "corpus" / "hindi_news.jsonl").read_text(encoding="utf-8").splitlines()
+    sentences = [s.strip() + "।" for line in lines for s in json.loads(line)["text"].split("।") if len(s.strip()) > 20]
+    return sentences[:count]
+
+
+def ct2_ids(results, vocab: dict[str, int]) -> list[list[int]]:
+    return [[vocab[token] for token in result.hypotheses[0]] for result in results]
+
+
+def generated_ids(output: torch.Tensor, eos: int, pad: int) -> list[list[int]]:
+    """generate's rows without the decoder start, the final </s> and padding: what CTranslate2 returns."""
+    return [[i for i in row[1:] if i not in (eos, pad)] for row in output.tolist()]
+
+
+@pytest.fixture(scope="module")
+def indictrans_ct2(runtime, tmp_path_factory):
+    translator = runtime.pipeline.translator
+    path = ct2_convert.save(ct2_convert.indictrans_spec(translator.model, translator.tokenizer),
+                            tmp_path_factory.mktemp("ct2") / "indictrans2")  # fmt: skip
+    return translator, ct2_convert.load(path)
+
+
+@pytest.mark.parametrize("beams", [1, 5])
+def test_indictrans2_tokens_equal_generate(indictrans_ct2, beams):
+    translator, ct2 = indictrans_ct2
+    tokenizer = translator.tokenizer
+    pieces = translator.prepare(corpus_sentences(16))
+    source_tokens = ct2_convert.tokens_of(tokenizer.src_vocab)
+    rows = [p.input_ids for p in pieces]
+    results = ct2.translate_batch(
+        [[source_tokens[i] for i in row] for row in rows], beam_size=beams, max_decoding_length=12,
+        min_decoding_length=0, length_penalty=1.0,
+    )  # fmt: skip
+    reference = translator.generate_ids(rows, num_beams=beams, max_new_tokens=12)
+    expected = generated_ids(reference, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    assert ct2_ids(results, tokenizer.tgt_vocab) == expected
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_official_checkpoints_convert_to_the_upstream_outputs(style, tmp_path):
+    model = AutoModelForSeq2SeqLM.from_pretrained(FIXTURES / style).eval()
+    from service.translation.tokenizer import IndicTransTokenizer
+
+    tokenizer = IndicTransTokenizer(FIXTURES / "tokenizer")
+    ct2 = ct2_convert.load(ct2_convert.save(ct2_convert.indictrans_spec(model, tokenizer), tmp_path / "ct2"))
+    ref = load_file(FIXTURES / style / "reference_outputs.safetensors")
+    source_tokens = ct2_convert.tokens_of(tokenizer.src_vocab)
+    rows = [[i for i, m in zip(ids, mask) if m] for ids, mask in zip(ref["input_ids"].tolist(), ref["attention_mask"].tolist())]
+    batch = [[source_tokens[i] for i in row] for row in rows]
+    greedy = ct2.translate_batch(batch, beam_size=1, max_decoding_length=12, min_decoding_length=12)
+    assert ct2_ids(greedy, tokenizer.tgt_vocab) == [row[1:] for row in ref["greedy_ids"].tolist()]
+    beam = ct2.translate_batch(batch, beam_size=4, max_decoding_length=12, min_decoding_length=0)
+    expected = generated_ids(ref["beam4_ids"], tokenizer.eos_token_id, tokenizer.pad_token_id)
+    assert ct2_ids(beam, tokenizer.tgt_vocab) == expected
+
+
+@pytest.fixture(scope="module")
+def mt5_ct2(runtime, tiny_models, tmp_path_factory):
+    summarizer = runtime.pipeline.summarizer
+    spec = ct2_convert.mt5_spec(summarizer.model, tiny_models / "mt5" / "spiece.model")
+    return summarizer, ct2_convert.load(ct2_convert.save(spec, tmp_path_factory.mktemp("ct2") / "mt5"))
+
+
+@pytest.mark.parametrize("beams", [1, 4])
+def test_mt5_tokens_equal_generate_without_ngram_bans(mt5_ct2, beams):
+    summarizer, ct2 = mt5_ct2
+    sp = summarizer.tokenizer.sp
+    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    rows = [summarizer.prepare(text).rows[0] for text in corpus_sentences(8)]
+    results = ct2.translate_batch(
+        [[pieces[i] for i in row] for row in rows], beam_size=beams, max_decoding_length=16, min_decoding_length=0,
+        length_penalty=0.6,
+    )  # fmt: skip
+    reference = summarizer.generate_ids(rows, num_beams=beams, max_length=17, no_repeat_ngram_size=0)
+    expected = generated_ids(reference, summarizer.tokenizer.eos_token_id, summarizer.tokenizer.pad_token_id)
+    assert [[sp.piece_to_id(t) for t in r.hypotheses[0]] for r in results] == expected
+
+
+def test_mt5_greedy_with_the_cards_ngram_ban_equals_generate(mt5_ct2):
+    """Greedy is unaffected by where the ban is applied. With beams it is not: CTranslate2 bans repeated 2-grams
+    before its log-softmax (the rest renormalized), transformers after it, so beam rankings can differ (see
+    docs/OPERATIONS.md); the quality runner decides that backend for mT5 on real weights."""
+    summarizer, ct2 = mt5_ct2
+    sp = summarizer.tokenizer.sp
+    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    rows = [summarizer.prepare(text).rows[0] for text in corpus_sentences(8)]
+    results = ct2.translate_batch([[pieces[i] for i in row] for row in rows], beam_size=1, max_decoding_length=16,
+                                  min_decoding_length=0, no_repeat_ngram_size=2)  # fmt: skip
+    reference = summarizer.generate_ids(rows, num_beams=1, max_length=17, no_repeat_ngram_size=2)
+    expected = generated_ids(reference, summarizer.tokenizer.eos_token_id, summarizer.tokenizer.pad_token_id)
+    assert [[sp.piece_to_id(t) for t in r.hypotheses[0]] for r in results] == expected
+
+
+def test_convert_models_makes_each_copy_once_and_again_when_its_source_changes(tiny_models, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from .conftest import ROOT, service_env
+
+    for name in ("indictrans2", "mt5"):
+        shutil.copytree(tiny_models / name, tmp_path / name)
+    env = service_env(translation_model=tmp_path / "indictrans2", summarization_model=tmp_path / "mt5",
+                      models_dir=tmp_path / "store", offline="true")  # fmt: skip
+
+    def convert() -> str:
+        done = subprocess.run([sys.executable, "-m", "service", "convert-models"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert convert().count("(converted)") == 2
+    copies = sorted((tmp_path / "store" / "local").glob("*/ct2"))
+    assert len(copies) == 2 and all((c / "model.bin").is_file() and (c / "CONVERTED.json").is_file() for c in copies)
+    assert convert().count("(up to date)") == 2
+    weights = next(p for p in (tmp_path / "mt5").iterdir() if p.suffix in (".safetensors", ".bin"))
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    again = convert()
+    assert "summarization" in again.split("(converted)")[0] and again.count("(up to date)") == 1
