@@ -39,6 +39,13 @@ class Settings(BaseSettings):
         description="fast = the service's own decoding loop (same tokens as model.generate); cuda-graphs = the same, "
         "each step replayed as a CUDA graph on GPUs; transformers = model.generate",
     )
+    translation_backend: Literal["torch", "ctranslate2"] = Field(
+        "torch", description="ctranslate2 = decode IndicTrans2 with CTranslate2 (a converted copy, made at start-up)"
+    )
+    ct2_compute_type: str = Field(
+        "auto", pattern=r"^(auto|default|int8|int8_float32|int8_float16|int8_bfloat16|int16|float16|bfloat16|float32)$",
+        description="CTranslate2 compute type; auto = int8 on CPU, float16 on GPU (not yet measured there)",
+    )
     cpu_threads: int | None = Field(None, ge=1, description="torch threads on CPU; default: the cores available")
     warmup: bool = Field(True, description="run one generation per model before /readyz says ready")
 

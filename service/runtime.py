@@ -78,10 +78,13 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
     summary_dtype = devices.summarizer_dtype(dtype)
     seconds = {}
     t0 = time.perf_counter()
-    translator = load_translator(
-        sources["translation"].path, device, dtype, settings.translation_num_beams, settings.translation_max_new_tokens,
-        settings.decoder,
-    )  # fmt: skip
+    if settings.translation_backend == "ctranslate2":
+        translator, ct2_type = _ct2_translator(settings, sources["translation"], device)
+    else:
+        translator = load_translator(
+            sources["translation"].path, device, dtype, settings.translation_num_beams,
+            settings.translation_max_new_tokens, settings.decoder,
+        )  # fmt: skip
     seconds["translation"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     summarizer = load_summarizer(
@@ -91,12 +94,33 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
     seconds["summarization"] = time.perf_counter() - t0
     dtypes = {"translation": str(dtype).removeprefix("torch."), "summarization": str(summary_dtype).removeprefix("torch.")}
     if device.type == "cpu" and settings.cpu_quantize == "int8":
-        translator.model = devices.quantize_int8(translator.model)
+        if translator.model is not None:
+            translator.model = devices.quantize_int8(translator.model)
         summarizer.model = devices.quantize_int8(summarizer.model)
         dtypes = {kind: "int8-dynamic" for kind in dtypes}
-    optimize_for_beam_search(translator.model)
+    if translator.model is None:
+        dtypes["translation"] = f"ctranslate2-{ct2_type}"
+    else:
+        optimize_for_beam_search(translator.model)
     optimize_for_beam_search(summarizer.model)
     return LoadedModels(translator, summarizer, device, dtypes, seconds)
+
+
+def _ct2_translator(settings: Settings, source: model_store.ModelSource, device: torch.device):
+    """IndicTrans2 on CTranslate2: its copy in the model store (made now if missing or stale), and the compute type."""
+    from .engine.ct2_convert import ensure_copy
+    from .translation.translator import load_ct2_translator
+
+    path, made = ensure_copy("translation", source, settings.models_dir)
+    if made:
+        log.info("made the CTranslate2 copy of %s in %s", source.spec, path)
+    compute_type = settings.ct2_compute_type
+    if compute_type == "auto":
+        compute_type = "float16" if device.type == "cuda" else "int8"
+    threads = (settings.cpu_threads or devices.available_cores()) if device.type == "cpu" else 0
+    translator = load_ct2_translator(source.path, path, device, compute_type, threads, settings.translation_num_beams,
+                                     settings.translation_max_new_tokens)  # fmt: skip
+    return translator, compute_type
 
 
 def build_runtime(settings: Settings, observer=None) -> Runtime:

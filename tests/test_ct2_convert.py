@@ -136,3 +136,25 @@ def test_convert_models_makes_each_copy_once_and_again_when_its_source_changes(t
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
     again = convert()
     assert "summarization" in again.split("(converted)")[0] and again.count("(up to date)") == 1
+
+
+@pytest.mark.parametrize("beams", [1, 5])
+def test_service_on_the_ctranslate2_backend_translates_as_on_torch(settings_factory, client, tmp_path, beams):
+    from fastapi.testclient import TestClient
+
+    from service.api import create_app
+
+    from .conftest import SEED_TEXT, wait_ready
+
+    settings = settings_factory(translation_backend="ctranslate2", ct2_compute_type="float32",
+                                models_dir=str(tmp_path / "store"))  # fmt: skip
+    body = {"texts": [SEED_TEXT, *corpus_sentences(6)], "num_beams": beams}
+    with TestClient(create_app(settings)) as ct2_client:
+        wait_ready(ct2_client)
+        on_ct2 = ct2_client.post("/translate", json=body)
+        info = ct2_client.get("/info").json()
+    on_torch = client.post("/translate", json=body)
+    assert on_ct2.status_code == on_torch.status_code == 200
+    assert on_ct2.json()["translations"] == on_torch.json()["translations"]
+    assert info["dtype"]["translation"] == "ctranslate2-float32"
+    assert list((tmp_path / "store" / "local").glob("*/ct2/model.bin"))  # the copy was made in the store

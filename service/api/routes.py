@@ -218,5 +218,6 @@ async def info(request: Request):
             "summary_num_beams": settings.summary_num_beams,
             "long_article_policy": settings.long_article_policy,
             "decoder": settings.decoder,
+            "translation_backend": settings.translation_backend,
         },
     }

@@ -6,6 +6,7 @@ that sentences of every request in flight share a batch.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -112,3 +113,51 @@ def load_translator(
     model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=dtype, attn_implementation="sdpa")
     model.to(device).eval()
     return Translator(model, IndicTransTokenizer(path), num_beams, max_new_tokens, decoder)
+
+
+class Ct2Translator(Translator):
+    """The same translator over a CTranslate2 copy of the model: CTranslate2's C++ loop decodes each batch our
+    scheduler forms. ``generate_ids`` answers in ``generate``'s layout (decoder start, tokens, </s>, padding), so the
+    engine and ``finish`` are unchanged. The PyTorch weights are not held."""
+
+    def __init__(self, ct2, tokenizer: IndicTransTokenizer, max_source_positions: int, device: str, num_beams: int = 5,
+                 max_new_tokens: int = 256):  # fmt: skip
+        self.model = None
+        self.decoder = "ctranslate2"
+        self.ct2 = ct2
+        self.tokenizer = tokenizer
+        self.num_beams = num_beams
+        self.max_new_tokens = max_new_tokens
+        self.max_source_tokens = min(tokenizer.model_max_length, max_source_positions)
+        self._device = torch.device(device)
+        self._source_tokens = sorted(tokenizer.src_vocab, key=tokenizer.src_vocab.__getitem__)
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def generate_ids(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> torch.Tensor:
+        results = self.ct2.translate_batch(
+            [[self._source_tokens[i] for i in row] for row in rows],
+            beam_size=num_beams or self.num_beams,
+            max_decoding_length=overrides.get("max_new_tokens", self.max_new_tokens),
+            min_decoding_length=overrides.get("min_new_tokens", 0),  # CTranslate2's default of 1 bans an early </s>
+        )
+        tokenizer, vocab = self.tokenizer, self.tokenizer.tgt_vocab
+        eos = tokenizer.eos_token_id
+        outputs = [[eos] + [vocab[t] for t in r.hypotheses[0]] + [eos] for r in results]  # start is </s> too
+        width = max(map(len, outputs))
+        return torch.tensor([row + [tokenizer.pad_token_id] * (width - len(row)) for row in outputs])
+
+
+def load_ct2_translator(path, ct2_path, device: torch.device, compute_type: str, threads: int, num_beams: int = 5,
+                        max_new_tokens: int = 256) -> Ct2Translator:  # fmt: skip
+    """IndicTrans2 from its CTranslate2 copy (``service.engine.ct2_convert.ensure_copy``) and its tokenizer files."""
+    import json
+
+    from ..engine.ct2_convert import load
+
+    config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    ct2 = load(ct2_path, device.type, compute_type, threads)
+    return Ct2Translator(ct2, IndicTransTokenizer(path), config["max_source_positions"], str(device), num_beams,
+                         max_new_tokens)  # fmt: skip
