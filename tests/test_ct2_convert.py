@@ -9,6 +9,7 @@ from transformers import AutoModelForSeq2SeqLM
 
 import service.translation  # noqa: F401 - registers model_type "IndicTrans"
 from service.engine import ct2_convert
+from service.translation.tokenizer import IndicTransTokenizer
 
 from .conftest import FIXTURES, SHARED
 
@@ -57,13 +58,12 @@ def test_indictrans2_tokens_equal_generate(indictrans_ct2, beams):
 @pytest.mark.parametrize("style", STYLES)
 def test_official_checkpoints_convert_to_the_upstream_outputs(style, tmp_path):
     model = AutoModelForSeq2SeqLM.from_pretrained(FIXTURES / style).eval()
-    from service.translation.tokenizer import IndicTransTokenizer
-
     tokenizer = IndicTransTokenizer(FIXTURES / "tokenizer")
     ct2 = ct2_convert.load(ct2_convert.save(ct2_convert.indictrans_spec(model, tokenizer), tmp_path / "ct2"))
     ref = load_file(FIXTURES / style / "reference_outputs.safetensors")
     source_tokens = ct2_convert.tokens_of(tokenizer.src_vocab)
-    rows = [[i for i, m in zip(ids, mask) if m] for ids, mask in zip(ref["input_ids"].tolist(), ref["attention_mask"].tolist())]
+    masks = ref["attention_mask"].tolist()
+    rows = [[i for i, m in zip(ids, mask) if m] for ids, mask in zip(ref["input_ids"].tolist(), masks)]
     batch = [[source_tokens[i] for i in row] for row in rows]
     greedy = ct2.translate_batch(batch, beam_size=1, max_decoding_length=12, min_decoding_length=12)
     assert ct2_ids(greedy, tokenizer.tgt_vocab) == [row[1:] for row in ref["greedy_ids"].tolist()]

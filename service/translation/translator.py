@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from ..engine.ct2_convert import load, tokens_of
 from ..engine.decoding import generate
 from ..text.indic_processing import postprocess, preprocess
 from ..text.splitting import split_to_fit
@@ -130,7 +131,7 @@ class Ct2Translator(Translator):
         self.max_new_tokens = max_new_tokens
         self.max_source_tokens = min(tokenizer.model_max_length, max_source_positions)
         self._device = torch.device(device)
-        self._source_tokens = sorted(tokenizer.src_vocab, key=tokenizer.src_vocab.__getitem__)
+        self._source_tokens = tokens_of(tokenizer.src_vocab)
 
     @property
     def device(self) -> torch.device:
@@ -154,8 +155,6 @@ def load_ct2_translator(path, ct2_path, device: torch.device, compute_type: str,
                         max_new_tokens: int = 256) -> Ct2Translator:  # fmt: skip
     """IndicTrans2 from its CTranslate2 copy (``service.engine.ct2_convert.ensure_copy``) and its tokenizer files."""
     import json
-
-    from ..engine.ct2_convert import load
 
     config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
     ct2 = load(ct2_path, device.type, compute_type, threads)
