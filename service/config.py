@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     translation_backend: Literal["torch", "ctranslate2"] = Field(
         "torch", description="ctranslate2 = decode IndicTrans2 with CTranslate2 (a converted copy, made at start-up)"
     )
+    summary_backend: Literal["torch", "ctranslate2"] = Field(
+        "torch", description="ctranslate2 = decode mT5 with CTranslate2 (its 2-gram ban differs with beams)"
+    )
     ct2_compute_type: str = Field(
         "auto", pattern=r"^(auto|default|int8|int8_float32|int8_float16|int8_bfloat16|int16|float16|bfloat16|float32)$",
         description="CTranslate2 compute type; auto = int8 on CPU, float16 on GPU (not yet measured there)",

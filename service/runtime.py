@@ -70,16 +70,17 @@ class LoadedModels:
 
 
 def load_models(settings: Settings, sources: dict[str, model_store.ModelSource]) -> LoadedModels:
-    """Both models on the configured device and dtype (int8-quantized on CPU when asked)."""
+    """Both models on the configured device, backend and dtype (int8-quantized on CPU when asked)."""
     device = devices.resolve_device(settings.device)
     dtype = devices.resolve_dtype(settings.dtype, device)
     if device.type == "cpu":
         log.info("CPU inference with %d threads", devices.configure_cpu(settings.cpu_threads))
     summary_dtype = devices.summarizer_dtype(dtype)
+    dtypes = {"translation": str(dtype).removeprefix("torch."), "summarization": str(summary_dtype).removeprefix("torch.")}
     seconds = {}
     t0 = time.perf_counter()
     if settings.translation_backend == "ctranslate2":
-        translator, ct2_type = _ct2_translator(settings, sources["translation"], device)
+        translator, dtypes["translation"] = _on_ctranslate2("translation", settings, sources["translation"], device)
     else:
         translator = load_translator(
             sources["translation"].path, device, dtype, settings.translation_num_beams,
@@ -87,40 +88,45 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
         )  # fmt: skip
     seconds["translation"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    summarizer = load_summarizer(
-        sources["summarization"].path, device, summary_dtype, settings.summary_num_beams, settings.summary_input_tokens,
-        settings.decoder,
-    )  # fmt: skip
-    seconds["summarization"] = time.perf_counter() - t0
-    dtypes = {"translation": str(dtype).removeprefix("torch."), "summarization": str(summary_dtype).removeprefix("torch.")}
-    if device.type == "cpu" and settings.cpu_quantize == "int8":
-        if translator.model is not None:
-            translator.model = devices.quantize_int8(translator.model)
-        summarizer.model = devices.quantize_int8(summarizer.model)
-        dtypes = {kind: "int8-dynamic" for kind in dtypes}
-    if translator.model is None:
-        dtypes["translation"] = f"ctranslate2-{ct2_type}"
+    if settings.summary_backend == "ctranslate2":
+        summarizer, dtypes["summarization"] = _on_ctranslate2("summarization", settings, sources["summarization"], device)
     else:
-        optimize_for_beam_search(translator.model)
-    optimize_for_beam_search(summarizer.model)
+        summarizer = load_summarizer(
+            sources["summarization"].path, device, summary_dtype, settings.summary_num_beams,
+            settings.summary_input_tokens, settings.decoder,
+        )  # fmt: skip
+    seconds["summarization"] = time.perf_counter() - t0
+    for kind, model in (("translation", translator), ("summarization", summarizer)):
+        if model.model is None:  # on CTranslate2
+            continue
+        if device.type == "cpu" and settings.cpu_quantize == "int8":
+            model.model = devices.quantize_int8(model.model)
+            dtypes[kind] = "int8-dynamic"
+        optimize_for_beam_search(model.model)
     return LoadedModels(translator, summarizer, device, dtypes, seconds)
 
 
-def _ct2_translator(settings: Settings, source: model_store.ModelSource, device: torch.device):
-    """IndicTrans2 on CTranslate2: its copy in the model store (made now if missing or stale), and the compute type."""
+def _on_ctranslate2(kind: str, settings: Settings, source: model_store.ModelSource, device: torch.device):
+    """One model on CTranslate2, from its copy in the model store (made now if missing or stale); with the dtype
+    label ``ctranslate2-<compute type>``."""
     from .engine.ct2_convert import ensure_copy
+    from .summarization.summarizer import load_ct2_summarizer
     from .translation.translator import load_ct2_translator
 
-    path, made = ensure_copy("translation", source, settings.models_dir)
+    path, made = ensure_copy(kind, source, settings.models_dir)
     if made:
         log.info("made the CTranslate2 copy of %s in %s", source.spec, path)
     compute_type = settings.ct2_compute_type
     if compute_type == "auto":
         compute_type = "float16" if device.type == "cuda" else "int8"
     threads = (settings.cpu_threads or devices.available_cores()) if device.type == "cpu" else 0
-    translator = load_ct2_translator(source.path, path, device, compute_type, threads, settings.translation_num_beams,
-                                     settings.translation_max_new_tokens)  # fmt: skip
-    return translator, compute_type
+    if kind == "translation":
+        model = load_ct2_translator(source.path, path, device, compute_type, threads, settings.translation_num_beams,
+                                    settings.translation_max_new_tokens)  # fmt: skip
+    else:
+        model = load_ct2_summarizer(source.path, path, device, compute_type, threads, settings.summary_num_beams,
+                                    settings.summary_input_tokens)  # fmt: skip
+    return model, f"ctranslate2-{compute_type}"
 
 
 def build_runtime(settings: Settings, observer=None) -> Runtime:

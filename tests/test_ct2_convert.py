@@ -158,3 +158,23 @@ def test_service_on_the_ctranslate2_backend_translates_as_on_torch(settings_fact
     assert on_ct2.json()["translations"] == on_torch.json()["translations"]
     assert info["dtype"]["translation"] == "ctranslate2-float32"
     assert list((tmp_path / "store" / "local").glob("*/ct2/model.bin"))  # the copy was made in the store
+
+
+def test_service_on_ctranslate2_for_both_models_summarizes_as_on_torch_greedy(settings_factory, client, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from service.api import create_app
+
+    from .conftest import SEED_TEXT, wait_ready
+
+    settings = settings_factory(translation_backend="ctranslate2", summary_backend="ctranslate2",
+                                ct2_compute_type="float32", models_dir=str(tmp_path / "store"))  # fmt: skip
+    body = {"articles": [{"id": "seed", "text": SEED_TEXT}, {"id": "brief", "text": corpus_sentences(1)[0]}],
+            "options": {"summary_num_beams": 1, "translation_num_beams": 1}}  # fmt: skip
+    with TestClient(create_app(settings)) as ct2_client:
+        wait_ready(ct2_client)
+        on_ct2 = ct2_client.post("/summarize", json=body).json()["results"]
+    on_torch = client.post("/summarize", json=body).json()["results"]
+    assert [r["summary"] for r in on_ct2] == [r["summary"] for r in on_torch]
+    assert [r["translation"] for r in on_ct2] == [r["translation"] for r in on_torch]
+    assert on_ct2[0]["meta"]["dtype"] == {"translation": "ctranslate2-float32", "summarization": "ctranslate2-float32"}

@@ -219,5 +219,6 @@ async def info(request: Request):
             "long_article_policy": settings.long_article_policy,
             "decoder": settings.decoder,
             "translation_backend": settings.translation_backend,
+            "summary_backend": settings.summary_backend,
         },
     }

@@ -69,12 +69,17 @@ class _MT5Loader(MT5Loader):
         return spec
 
 
-def mt5_spec(model, spiece_path: Path):
-    """The spec of an mT5 model; pieces from ``spiece.model``, padded to the embedding size with unique names."""
-    spec = _MT5Loader().get_model_spec(model)
+def mt5_tokens(spiece_path: Path, vocab_size: int) -> list[str]:
+    """mT5's vocabulary by id: the pieces of ``spiece.model``, then unique names for the embedding's unused rows."""
     sp = spm.SentencePieceProcessor(model_file=str(spiece_path))
     tokens = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
-    tokens += [f"<unused_{i}>" for i in range(model.config.vocab_size - len(tokens))]
+    return tokens + [f"<unused_{i}>" for i in range(vocab_size - len(tokens))]
+
+
+def mt5_spec(model, spiece_path: Path):
+    """The spec of an mT5 model, with ``mt5_tokens`` as its vocabulary."""
+    spec = _MT5Loader().get_model_spec(model)
+    tokens = mt5_tokens(spiece_path, model.config.vocab_size)
     spec.register_source_vocabulary(tokens)
     spec.register_target_vocabulary(tokens)
     spec.config.bos_token, spec.config.eos_token, spec.config.unk_token = "<pad>", "</s>", "<unk>"

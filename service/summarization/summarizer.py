@@ -12,6 +12,7 @@ from pathlib import Path
 import sentencepiece as spm
 import torch
 
+from ..engine.ct2_convert import load, mt5_tokens
 from ..engine.decoding import generate
 from ..engine.padding import pad_rows
 from ..text.splitting import split_sentences
@@ -133,3 +134,51 @@ def load_summarizer(
     model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=dtype)
     model.to(device).eval()
     return Summarizer(model, SummaryTokenizer(path), num_beams, max_input_tokens, decoder)
+
+
+class Ct2Summarizer(Summarizer):
+    """The same summarizer over a CTranslate2 copy of mT5 (the card's decoding settings mapped onto
+    ``translate_batch``); ``generate_ids`` answers in ``generate``'s layout. The PyTorch weights are not held.
+    With beams, CTranslate2 applies the no-repeat-2-gram ban before its softmax (see docs/OPERATIONS.md)."""
+
+    def __init__(self, ct2, tokenizer: SummaryTokenizer, tokens: list[str], device: str, num_beams: int = 4,
+                 max_input_tokens: int = 512):  # fmt: skip
+        self.model = None
+        self.decoder = "ctranslate2"
+        self.ct2 = ct2
+        self.tokenizer = tokenizer
+        self.num_beams = num_beams
+        self.max_input_tokens = max_input_tokens
+        self._tokens = tokens
+        self._ids = {token: i for i, token in enumerate(tokens)}
+        self._device = torch.device(device)
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def generate_ids(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> torch.Tensor:
+        settings = CARD_GENERATION | {"num_beams": num_beams or self.num_beams} | overrides
+        results = self.ct2.translate_batch(
+            [[self._tokens[i] for i in row] for row in rows],
+            beam_size=settings["num_beams"],
+            length_penalty=settings["length_penalty"],
+            no_repeat_ngram_size=settings["no_repeat_ngram_size"],
+            max_decoding_length=settings["max_length"] - 1,  # generate's lengths count the decoder start token
+            min_decoding_length=max(0, settings.get("min_length", 1) - 1),
+        )
+        pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
+        outputs = [[pad] + [self._ids[t] for t in r.hypotheses[0]] + [eos] for r in results]
+        width = max(map(len, outputs))
+        return torch.tensor([row + [pad] * (width - len(row)) for row in outputs])
+
+
+def load_ct2_summarizer(path, ct2_path, device: torch.device, compute_type: str, threads: int, num_beams: int = 4,
+                        max_input_tokens: int = 512) -> Ct2Summarizer:  # fmt: skip
+    """mT5 from its CTranslate2 copy (``service.engine.ct2_convert.ensure_copy``) and ``spiece.model``."""
+    import json
+
+    vocab_size = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))["vocab_size"]
+    tokens = mt5_tokens(Path(path) / "spiece.model", vocab_size)
+    return Ct2Summarizer(load(ct2_path, device.type, compute_type, threads), SummaryTokenizer(path), tokens,
+                         str(device), num_beams, max_input_tokens)  # fmt: skip
