@@ -88,15 +88,18 @@ def model_card_decoding(model):
     return card
 
 
-def run_naive(models, articles, translation_kwargs, summary_kwargs) -> tuple[float, list[float]]:
+def run_naive(models, articles, translation_kwargs, summary_kwargs, sentence_batch=NAIVE_SENTENCE_BATCH):
+    """One article after another: its sentences in batches of ``sentence_batch`` (None: all in one batch, as a
+    request-batched server does), then its summary."""
     translator, summarizer = model_card_decoding(models.translator), model_card_decoding(models.summarizer)
     latencies, start = [], time.perf_counter()
     for _, text in articles:
         layout = split_article(text)
         pieces = translator.prepare(layout.sentences)
         decoded = []
-        for i in range(0, len(pieces), NAIVE_SENTENCE_BATCH):
-            rows = [p.input_ids for p in pieces[i : i + NAIVE_SENTENCE_BATCH]]
+        step = sentence_batch or len(pieces)
+        for i in range(0, len(pieces), step):
+            rows = [p.input_ids for p in pieces[i : i + step]]
             decoded += translator.generate(rows, num_beams=5, **translation_kwargs)
         layout.join(translator.finish(pieces, decoded, len(layout.sentences)))
         summarizer.generate(summarizer.prepare(text, "lead").rows, num_beams=4, **summary_kwargs)
@@ -276,6 +279,34 @@ def encoder_grouping(translator, articles, rows: int = 48) -> dict:
     }  # fmt: skip
 
 
+def compare_ctranslate2(settings, sources, models_dir, compute_type, articles, sentences, warm, translation_kwargs,
+                        summary_kwargs, result) -> dict:  # fmt: skip
+    """Both models on CTranslate2: the request-batched peer, then our engine; speed-ups against the cards' loop, the
+    peer and the engine on torch (all in this run)."""
+    ct2_settings = settings.model_copy(update={
+        "translation_backend": "ctranslate2", "summary_backend": "ctranslate2", "ct2_compute_type": compute_type,
+        "models_dir": models_dir / "store",
+    })  # fmt: skip
+    ct2_models = load_models(ct2_settings, sources)
+    ct2_pipeline = make_pipeline(ct2_models.translator, ct2_models.summarizer, ct2_settings, None, translation_kwargs,
+                                 summary_kwargs)  # fmt: skip
+    run_naive(ct2_models, warm, translation_kwargs, summary_kwargs, sentence_batch=None)
+    asyncio.run(run_engine(ct2_pipeline, warm))
+    seconds, latencies = run_naive(ct2_models, articles, translation_kwargs, summary_kwargs, sentence_batch=None)
+    out = {"compute_type": compute_type}
+    out["peer"] = summary("request-batched CTranslate2", seconds, latencies, len(articles), sentences)
+    seconds, latencies = asyncio.run(run_engine(ct2_pipeline, articles))
+    out["engine"] = summary("engine on CTranslate2", seconds, latencies, len(articles), sentences)
+    out["engine"]["speedup_vs_peer"] = round(out["peer"]["seconds"] / seconds, 2)
+    for path in ("peer", "engine"):
+        if "naive" in result:
+            out[path]["speedup_vs_naive"] = round(result["naive"]["seconds"] / out[path]["seconds"], 2)
+    out["engine"]["speedup_vs_torch_engine"] = round(result["engine"]["seconds"] / seconds, 2)
+    ct2_pipeline.translation_engine.close()
+    ct2_pipeline.summary_engine.close()
+    return out
+
+
 def ensure_models(directory: Path, shared: Path) -> Path:
     if not (directory / "mt5" / "config.json").is_file():
         print(f"building bench-size models in {directory} …", flush=True)
@@ -307,6 +338,11 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--compare-decoders", action="store_true", help="also run the engine with the other decoders (same run)"
     )
+    parser.add_argument(
+        "--ct2", choices=("float32", "int8"), help="also run, at this CTranslate2 compute type, the engine on "
+        "CTranslate2 and a request-batched CTranslate2 server (each article's sentences as one batch, one article "
+        "at a time, then its summary: the way AI4Bharat's Triton deployment batches)",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     new_tokens = args.new_tokens or (8 if args.quick else 32)
@@ -384,6 +420,9 @@ def main(argv=None) -> dict:
         result["naive"] = summary("naive model-card loop", seconds, latencies, len(articles), sentences)
         result["naive"]["dtypes"] = card_models.dtypes
         result["speedup_vs_naive"] = round(result["naive"]["seconds"] / result["engine"]["seconds"], 2)
+    if args.ct2:
+        result["ctranslate2"] = compare_ctranslate2(settings, sources, models_dir, args.ct2, articles, sentences, warm,
+                                                    translation_kwargs, summary_kwargs, result)  # fmt: skip
     if args.http:
         runtime = Runtime(settings, pipeline, models.device, models.dtypes, sources)
         seconds, latencies = run_http(runtime, articles, args.clients)
