@@ -51,7 +51,7 @@ def serve(settings: Settings) -> int:
     return code
 
 
-def download_models(settings: Settings) -> int:
+def download_models(settings: Settings, ctranslate2: bool = True) -> int:
     from . import model_store
 
     pins = model_store.pinned_revisions() | settings.model_revisions
@@ -67,11 +67,12 @@ def download_models(settings: Settings) -> int:
                   file=sys.stderr)  # fmt: skip
             return 1
         print(f"  done: {path} (revision {(path / model_store.REVISION_FILE).read_text().strip()})")
-    return 0
+    return convert_models(settings) if ctranslate2 else 0
 
 
 def convert_models(settings: Settings) -> int:
-    """CTranslate2 copies of both configured models in the model store (made once; made again when a source changes)."""
+    """CTranslate2 copies of both configured models in the model store, stored in the compute type they will be loaded
+    as (SUMMARIZER_CT2_COMPUTE_TYPE); made once, made again when a source changes."""
     from .errors import ModelFilesMissing
     from .runtime import resolve_sources
 
@@ -80,10 +81,12 @@ def convert_models(settings: Settings) -> int:
     except ModelFilesMissing as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    from .engine.ct2_convert import ensure_copy
+    from .engine.ct2_convert import ensure_copy, resolve_compute_type
+    from .engine.device import resolve_device
 
+    quantization = resolve_compute_type(settings.ct2_compute_type, resolve_device(settings.device).type)
     for kind, source in sources.items():
-        path, made = ensure_copy(kind, source, settings.models_dir)
+        path, made = ensure_copy(kind, source, settings.models_dir, quantization)
         print(f"{kind}: {source.spec} → {path} ({'converted' if made else 'up to date'})")
     return 0
 
@@ -92,7 +95,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="start the HTTP server (settings from SUMMARIZER_* variables)")
-    commands.add_parser("download-models", help="fetch the two models at their pinned revisions into models/")
+    download = commands.add_parser("download-models", help="fetch the two models at their pinned revisions into models/")
+    download.add_argument("--no-ctranslate2", action="store_true", help="do not make their CTranslate2 copies")
     commands.add_parser("convert-models", help="write CTranslate2 copies of the two models into the model store")
     bulk = commands.add_parser("summarize-file", help="summarize a JSONL archive, resumably")
     bulk.add_argument("input", type=Path, help='JSONL, one {"id", "text"} per line')
@@ -111,7 +115,9 @@ def main(argv=None) -> int:
         from .bulk import summarize_file
 
         return summarize_file(args.input, args.output, args.url, args.concurrency, args.api_key)
-    return {"serve": serve, "download-models": download_models, "convert-models": convert_models}[args.command](settings)
+    if args.command == "download-models":
+        return download_models(settings, ctranslate2=not args.no_ctranslate2)
+    return {"serve": serve, "convert-models": convert_models}[args.command](settings)
 
 
 if __name__ == "__main__":

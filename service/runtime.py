@@ -109,16 +109,14 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
 def _on_ctranslate2(kind: str, settings: Settings, source: model_store.ModelSource, device: torch.device):
     """One model on CTranslate2, from its copy in the model store (made now if missing or stale); with the dtype
     label ``ctranslate2-<compute type>``."""
-    from .engine.ct2_convert import ensure_copy
+    from .engine.ct2_convert import ensure_copy, resolve_compute_type
     from .summarization.summarizer import load_ct2_summarizer
     from .translation.translator import load_ct2_translator
 
-    path, made = ensure_copy(kind, source, settings.models_dir)
+    compute_type = resolve_compute_type(settings.ct2_compute_type, device.type)
+    path, made = ensure_copy(kind, source, settings.models_dir, compute_type)
     if made:
         log.info("made the CTranslate2 copy of %s in %s", source.spec, path)
-    compute_type = settings.ct2_compute_type
-    if compute_type == "auto":
-        compute_type = "float16" if device.type == "cuda" else "int8"
     threads = (settings.cpu_threads or devices.available_cores()) if device.type == "cpu" else 0
     if kind == "translation":
         model = load_ct2_translator(source.path, path, device, compute_type, threads, settings.translation_num_beams,

@@ -120,7 +120,7 @@ def test_convert_models_makes_each_copy_once_and_again_when_its_source_changes(t
     for name in ("indictrans2", "mt5"):
         shutil.copytree(tiny_models / name, tmp_path / name)
     env = service_env(translation_model=tmp_path / "indictrans2", summarization_model=tmp_path / "mt5",
-                      models_dir=tmp_path / "store", offline="true")  # fmt: skip
+                      models_dir=tmp_path / "store", offline="true", device="cpu")  # fmt: skip
 
     def convert() -> str:
         done = subprocess.run([sys.executable, "-m", "service", "convert-models"], cwd=ROOT, env=env,
@@ -129,7 +129,7 @@ def test_convert_models_makes_each_copy_once_and_again_when_its_source_changes(t
         return done.stdout
 
     assert convert().count("(converted)") == 2
-    copies = sorted((tmp_path / "store" / "local").glob("*/ct2"))
+    copies = sorted((tmp_path / "store" / "local").glob("*/ct2-int8"))  # auto on a CPU: stored as int8
     assert len(copies) == 2 and all((c / "model.bin").is_file() and (c / "CONVERTED.json").is_file() for c in copies)
     assert convert().count("(up to date)") == 2
     weights = next(p for p in (tmp_path / "mt5").iterdir() if p.suffix in (".safetensors", ".bin"))
@@ -157,7 +157,7 @@ def test_service_on_the_ctranslate2_backend_translates_as_on_torch(settings_fact
     assert on_ct2.status_code == on_torch.status_code == 200
     assert on_ct2.json()["translations"] == on_torch.json()["translations"]
     assert info["dtype"]["translation"] == "ctranslate2-float32"
-    assert list((tmp_path / "store" / "local").glob("*/ct2/model.bin"))  # the copy was made in the store
+    assert list((tmp_path / "store" / "local").glob("*/ct2-float32/model.bin"))  # the copy was made in the store
 
 
 def test_service_on_ctranslate2_for_both_models_summarizes_as_on_torch_greedy(settings_factory, client, tmp_path):
