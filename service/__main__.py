@@ -1,6 +1,8 @@
-"""Command line: ``python -m service serve | download-models | summarize-file`` (also ``hindi-news-service``)."""
+"""Command line: ``python -m service serve | download-models | convert-models | evaluate | summarize-file`` (also
+``hindi-news-service``)."""
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -98,6 +100,9 @@ def main(argv=None) -> int:
     download = commands.add_parser("download-models", help="fetch the two models at their pinned revisions into models/")
     download.add_argument("--no-ctranslate2", action="store_true", help="do not make their CTranslate2 copies")
     commands.add_parser("convert-models", help="write CTranslate2 copies of the two models into the model store")
+    evaluate = commands.add_parser("evaluate", help="chrF++ and ROUGE of the configured models on a reference file")
+    evaluate.add_argument("references", type=Path, help='JSONL: {"text", "reference_en"?, "reference_summary_hi"?}')
+    evaluate.add_argument("-o", "--output", type=Path, help="write the JSON report here too")
     bulk = commands.add_parser("summarize-file", help="summarize a JSONL archive, resumably")
     bulk.add_argument("input", type=Path, help='JSONL, one {"id", "text"} per line')
     bulk.add_argument("-o", "--output", type=Path, required=True, help="JSONL results, appended line by line")
@@ -115,6 +120,14 @@ def main(argv=None) -> int:
         from .bulk import summarize_file
 
         return summarize_file(args.input, args.output, args.url, args.concurrency, args.api_key)
+    if args.command == "evaluate":
+        from .evaluate import evaluate as run_evaluation
+
+        report = json.dumps(run_evaluation(args.references, settings), indent=2, ensure_ascii=False)
+        print(report)
+        if args.output:
+            args.output.write_text(report + "\n", encoding="utf-8")
+        return 0
     if args.command == "download-models":
         return download_models(settings, ctranslate2=not args.no_ctranslate2)
     return {"serve": serve, "convert-models": convert_models}[args.command](settings)
