@@ -339,7 +339,7 @@ def main(argv=None) -> dict:
         "--compare-decoders", action="store_true", help="also run the engine with the other decoders (same run)"
     )
     parser.add_argument(
-        "--ct2", choices=("float32", "int8"), help="also run, at this CTranslate2 compute type, the engine on "
+        "--ct2", choices=("float32", "int8", "float16", "bfloat16", "int8_float16"), help="also run, at this CTranslate2 compute type, the engine on "
         "CTranslate2 and a request-batched CTranslate2 server (each article's sentences as one batch, one article "
         "at a time, then its summary: the way AI4Bharat's Triton deployment batches)",
     )  # fmt: skip

@@ -12,7 +12,6 @@ from pathlib import Path
 import sentencepiece as spm
 import torch
 
-from ..engine.ct2_convert import load, mt5_tokens
 from ..engine.decoding import generate
 from ..engine.padding import pad_rows
 from ..text.splitting import split_sentences
@@ -177,6 +176,8 @@ def load_ct2_summarizer(path, ct2_path, device: torch.device, compute_type: str,
                         max_input_tokens: int = 512) -> Ct2Summarizer:  # fmt: skip
     """mT5 from its CTranslate2 copy (``service.engine.ct2_convert.ensure_copy``) and ``spiece.model``."""
     import json
+
+    from ..engine.ct2_convert import load, mt5_tokens  # ctranslate2 is imported only when it is used
 
     vocab_size = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))["vocab_size"]
     tokens = mt5_tokens(Path(path) / "spiece.model", vocab_size)

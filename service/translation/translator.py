@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 
-from ..engine.ct2_convert import load, tokens_of
 from ..engine.decoding import generate
 from ..text.indic_processing import postprocess, preprocess
 from ..text.splitting import split_to_fit
@@ -121,8 +120,8 @@ class Ct2Translator(Translator):
     scheduler forms. ``generate_ids`` answers in ``generate``'s layout (decoder start, tokens, </s>, padding), so the
     engine and ``finish`` are unchanged. The PyTorch weights are not held."""
 
-    def __init__(self, ct2, tokenizer: IndicTransTokenizer, max_source_positions: int, device: str, num_beams: int = 5,
-                 max_new_tokens: int = 256):  # fmt: skip
+    def __init__(self, ct2, tokenizer: IndicTransTokenizer, source_tokens: list[str], max_source_positions: int,
+                 device: str, num_beams: int = 5, max_new_tokens: int = 256):  # fmt: skip
         self.model = None
         self.decoder = "ctranslate2"
         self.ct2 = ct2
@@ -131,7 +130,7 @@ class Ct2Translator(Translator):
         self.max_new_tokens = max_new_tokens
         self.max_source_tokens = min(tokenizer.model_max_length, max_source_positions)
         self._device = torch.device(device)
-        self._source_tokens = tokens_of(tokenizer.src_vocab)
+        self._source_tokens = source_tokens
 
     @property
     def device(self) -> torch.device:
@@ -156,7 +155,9 @@ def load_ct2_translator(path, ct2_path, device: torch.device, compute_type: str,
     """IndicTrans2 from its CTranslate2 copy (``service.engine.ct2_convert.ensure_copy``) and its tokenizer files."""
     import json
 
+    from ..engine.ct2_convert import load, tokens_of  # ctranslate2 is imported only when it is used
+
     config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
-    ct2 = load(ct2_path, device.type, compute_type, threads)
-    return Ct2Translator(ct2, IndicTransTokenizer(path), config["max_source_positions"], str(device), num_beams,
-                         max_new_tokens)  # fmt: skip
+    tokenizer = IndicTransTokenizer(path)
+    return Ct2Translator(load(ct2_path, device.type, compute_type, threads), tokenizer, tokens_of(tokenizer.src_vocab),
+                         config["max_source_positions"], str(device), num_beams, max_new_tokens)  # fmt: skip
