@@ -77,25 +77,26 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
         log.info("CPU inference with %d threads", devices.configure_cpu(settings.cpu_threads))
     summary_dtype = devices.summarizer_dtype(dtype)
     dtypes = {"translation": str(dtype).removeprefix("torch."), "summarization": str(summary_dtype).removeprefix("torch.")}
-    seconds = {}
-    t0 = time.perf_counter()
-    if settings.translation_backend == "ctranslate2":
-        translator, dtypes["translation"] = _on_ctranslate2("translation", settings, sources["translation"], device)
-    else:
-        translator = load_translator(
+    on_torch = {
+        "translation": lambda: load_translator(
             sources["translation"].path, device, dtype, settings.translation_num_beams,
             settings.translation_max_new_tokens, settings.decoder,
-        )  # fmt: skip
-    seconds["translation"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if settings.summary_backend == "ctranslate2":
-        summarizer, dtypes["summarization"] = _on_ctranslate2("summarization", settings, sources["summarization"], device)
-    else:
-        summarizer = load_summarizer(
+        ),
+        "summarization": lambda: load_summarizer(
             sources["summarization"].path, device, summary_dtype, settings.summary_num_beams,
             settings.summary_input_tokens, settings.decoder,
-        )  # fmt: skip
-    seconds["summarization"] = time.perf_counter() - t0
+        ),
+    }  # fmt: skip
+    backends = {"translation": settings.translation_backend, "summarization": settings.summary_backend}
+    loaded, seconds = {}, {}
+    for kind, load in on_torch.items():
+        t0 = time.perf_counter()
+        if backends[kind] == "ctranslate2":
+            loaded[kind], dtypes[kind] = _on_ctranslate2(kind, settings, sources[kind], device)
+        else:
+            loaded[kind] = load()
+        seconds[kind] = time.perf_counter() - t0
+    translator, summarizer = loaded["translation"], loaded["summarization"]
     for kind, model in (("translation", translator), ("summarization", summarizer)):
         if model.model is None:  # on CTranslate2
             continue
