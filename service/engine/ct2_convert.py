@@ -132,7 +132,8 @@ def _record_of(kind: str, source, quantization: str) -> dict:
 
     weights = next(source.path / name for name in WEIGHT_FILES if (source.path / name).is_file())
     stat = weights.stat()
-    return {"kind": kind, "source": source.spec, "revision": source.revision, "quantization": quantization,
+    origin = str(source.path.resolve()) if source.origin == "local" else source.spec  # a path however it was written
+    return {"kind": kind, "source": origin, "revision": source.revision, "quantization": quantization,
             "weights": weights.name,
             "weights_bytes": stat.st_size, "weights_mtime_ns": stat.st_mtime_ns, "ctranslate2": ctranslate2.__version__}  # fmt: skip
 
