@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+
 class InvalidSetting(ValueError):
     """A setting that cannot be used as given; ``serve`` stops with its message (exit code 2)."""
 

@@ -66,8 +66,8 @@ class Pipeline:
         self, texts: Sequence[tuple[str, str]], script: str = "Deva", deadline: Deadline | None = None
     ) -> list[tuple[str, ArticleLayout, float]]:
         """``clean`` every (label, text) on a text worker, the deadline checked between texts: (text, layout, ms)
-        each. The first bad text fails the whole request; its label names it when there are several."""
-
+        each. The first bad text fails the whole request; its label names it when there are several; a request with
+        more sentences than the translation queue can ever hold fails with ``TooLargeForQueue``."""
         checked = deadline or Deadline()
 
         def clean_each():
@@ -78,7 +78,9 @@ class Pipeline:
                 cleaned.append((*self.clean(text, label if len(texts) > 1 else "", script), _ms_since(started)))
             return cleaned
 
-        return await self.text_workers.run(deadline, clean_each)
+        cleaned = await self.text_workers.run(deadline, clean_each)
+        self.translation_engine.check_fits(sum(len(layout.sentences) for _, layout, _ in cleaned))
+        return cleaned
 
     def clean(self, text: str, label: str = "", script: str = "Deva") -> tuple[str, ArticleLayout]:
         """Validate one input text and split it (once: the layout is what the job works on); errors name the
@@ -185,7 +187,6 @@ class Pipeline:
     ) -> list[ArticleResult]:
         """Every article validated first (nothing runs for a request with a bad one), then all concurrently."""
         cleaned = await self.clean_all(articles, "Deva", deadline)
-        self.translation_engine.check_fits(sum(len(layout.sentences) for _, layout, _ in cleaned))
         self.summary_engine.check_fits(len(cleaned))
         jobs = [(article_id, *item) for (article_id, _), item in zip(articles, cleaned)]
         tasks = [asyncio.ensure_future(self.process_article(*job, options, deadline)) for job in jobs]

@@ -11,8 +11,9 @@ from .middleware import send_error
 # Health checks, and the editor's page with its static files (the page asks for the key and sends it itself), and
 # Swagger UI's script and style (the /docs page itself, and the schema, need a key).
 DOCS_ASSETS = "/docs-assets"
+FILE_PREFIXES = ("/static/", DOCS_ASSETS + "/")  # the mounted folders of files
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/"})
-OPEN_PREFIXES = ("/static/", DOCS_ASSETS + "/")
+OPEN_PREFIXES = FILE_PREFIXES
 
 
 def presented_key(headers: dict[str, str]) -> str | None:
@@ -44,18 +45,21 @@ class TokenBuckets:
         self.max_callers = max_callers
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
+    def _tokens(self, caller: str, now: float) -> float:
+        """The caller's tokens at ``now``: what it had, refilled at the rate since, at most ``burst``."""
+        tokens, last = self._buckets.get(caller, (float(self.burst), now))
+        return min(self.burst, tokens + (now - last) * self.rate_per_s)
+
     def wait(self, caller: str, now: float | None = None) -> float:
         """Seconds until ``caller`` has a token (0 when it has one now), spending nothing."""
-        now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.get(caller, (float(self.burst), now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate_per_s)
+        tokens = self._tokens(caller, time.monotonic() if now is None else now)
         return 0.0 if tokens >= 1 else (1 - tokens) / self.rate_per_s
 
     def take(self, caller: str, now: float | None = None) -> float:
         """0 when allowed (a token is spent), else the seconds until a token is there."""
         now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.pop(caller, (float(self.burst), now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate_per_s)
+        tokens = self._tokens(caller, now)
+        self._buckets.pop(caller, None)  # re-inserted below: the most recent caller goes last (evicted last)
         wait = 0.0
         if tokens >= 1:
             tokens -= 1

@@ -4,13 +4,12 @@ until both models are loaded and a warm-up generation has run."""
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-
 from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 
 from ..config import Settings

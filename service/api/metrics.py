@@ -5,6 +5,8 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from .access import FILE_PREFIXES
+
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 TOKEN_BUCKETS = (64, 256, 1024, 2048, 4096, 8192, 16384, 32768)
@@ -56,7 +58,6 @@ class Metrics:
 
 access_log = logging.getLogger("service.access")
 _UNTEMPLATED = {"/openapi.json", "/docs"}  # routes FastAPI adds without setting scope["route"]
-_FILE_PREFIXES = ("/static/", "/docs-assets/")
 
 
 def route_label(scope) -> str:
@@ -67,7 +68,7 @@ def route_label(scope) -> str:
     path = scope.get("path", "")
     if path in _UNTEMPLATED:
         return path
-    return next((prefix + "{file}" for prefix in _FILE_PREFIXES if path.startswith(prefix)), "unmatched")
+    return next((prefix + "{file}" for prefix in FILE_PREFIXES if path.startswith(prefix)), "unmatched")
 
 
 class ObserveRequests:

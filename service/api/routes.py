@@ -146,7 +146,6 @@ async def translate(body: schemas.TranslateRequest, request: Request):
 
     async def work(deadline):
         cleaned = await pipeline.clean_all([(str(i), t) for i, t in enumerate(texts)], script, deadline)
-        pipeline.translation_engine.check_fits(sum(len(layout.sentences) for _, layout, _ in cleaned))
         jobs = [pipeline.translate_layout(layout, body.source_lang, body.num_beams, deadline) for _, layout, _ in cleaned]
         return await asyncio.gather(*jobs)
 

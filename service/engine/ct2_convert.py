@@ -134,8 +134,8 @@ def _record_of(kind: str, source, quantization: str) -> dict:
     stat = weights.stat()
     origin = str(source.path.resolve()) if source.origin == "local" else source.spec  # a path however it was written
     return {"kind": kind, "source": origin, "revision": source.revision, "quantization": quantization,
-            "weights": weights.name,
-            "weights_bytes": stat.st_size, "weights_mtime_ns": stat.st_mtime_ns, "ctranslate2": ctranslate2.__version__}  # fmt: skip
+            "weights": weights.name, "weights_bytes": stat.st_size, "weights_mtime_ns": stat.st_mtime_ns,
+            "ctranslate2": ctranslate2.__version__}  # fmt: skip
 
 
 def ensure_copy(kind: str, source, models_dir: Path, quantization: str) -> tuple[Path, bool]:
@@ -148,14 +148,13 @@ def ensure_copy(kind: str, source, models_dir: Path, quantization: str) -> tuple
         return target, False
     from transformers import AutoModelForSeq2SeqLM
 
-    if kind == "translation":
-        from ..translation import IndicTransConfig  # noqa: F401 - registers "IndicTrans" with the Auto classes
-        from ..translation.tokenizer import IndicTransTokenizer
+    from ..translation import IndicTransConfig  # noqa: F401 - registers "IndicTrans" with the Auto classes
+    from ..translation.tokenizer import IndicTransTokenizer
 
-        model = AutoModelForSeq2SeqLM.from_pretrained(source.path, dtype=torch.float32).eval()
+    model = AutoModelForSeq2SeqLM.from_pretrained(source.path, dtype=torch.float32).eval()
+    if kind == "translation":
         spec = indictrans_spec(model, IndicTransTokenizer(source.path))
     else:
-        model = AutoModelForSeq2SeqLM.from_pretrained(source.path, dtype=torch.float32).eval()
         spec = mt5_spec(model, source.path / "spiece.model")
     staging = target.with_name(target.name + ".partial")  # a crash mid-write never leaves a copy that looks whole
     save(spec, staging, quantization)

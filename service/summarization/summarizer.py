@@ -167,9 +167,8 @@ class Ct2Summarizer(Summarizer):
             min_decoding_length=max(0, settings.get("min_length", 1) - 1),
         )
         pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
-        outputs = [[pad] + [self._ids[t] for t in r.hypotheses[0]] + [eos] for r in results]
-        width = max(map(len, outputs))
-        return torch.tensor([row + [pad] * (width - len(row)) for row in outputs])
+        outputs = [[pad] + [self._ids[t] for t in r.hypotheses[0]] + [eos] for r in results]  # start is <pad>
+        return pad_rows(outputs, pad, left=False)["input_ids"]
 
 
 def load_ct2_summarizer(path, ct2_path, device: torch.device, compute_type: str, threads: int, num_beams: int = 4,

@@ -14,7 +14,6 @@ from functools import lru_cache
 import re2
 import regex
 
-
 _SURROGATES = range(0xD800, 0xE000)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ..engine.decoding import generate
+from ..engine.padding import pad_rows
 from ..text.indic_processing import postprocess, preprocess
 from ..text.splitting import split_to_fit
 from ..workers import Deadline
@@ -143,11 +144,9 @@ class Ct2Translator(Translator):
             max_decoding_length=overrides.get("max_new_tokens", self.max_new_tokens),
             min_decoding_length=overrides.get("min_new_tokens", 0),  # CTranslate2's default of 1 bans an early </s>
         )
-        tokenizer, vocab = self.tokenizer, self.tokenizer.tgt_vocab
-        eos = tokenizer.eos_token_id
+        vocab, eos = self.tokenizer.tgt_vocab, self.tokenizer.eos_token_id
         outputs = [[eos] + [vocab[t] for t in r.hypotheses[0]] + [eos] for r in results]  # start is </s> too
-        width = max(map(len, outputs))
-        return torch.tensor([row + [tokenizer.pad_token_id] * (width - len(row)) for row in outputs])
+        return pad_rows(outputs, self.tokenizer.pad_token_id, left=False)["input_ids"]
 
 
 def load_ct2_translator(path, ct2_path, device: torch.device, compute_type: str, threads: int, num_beams: int = 5,
