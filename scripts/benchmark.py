@@ -280,14 +280,16 @@ def encoder_grouping(translator, articles, rows: int = 48) -> dict:
 
 
 def compare_ctranslate2(settings, sources, models_dir, compute_type, articles, sentences, warm, translation_kwargs,
-                        summary_kwargs, result) -> dict:  # fmt: skip
+                        summary_kwargs, result, threads=None) -> dict:  # fmt: skip
     """Both models on CTranslate2: the request-batched peer, then our engine; speed-ups against the cards' loop, the
     peer and the engine on torch (all in this run)."""
     ct2_settings = settings.model_copy(update={
         "translation_backend": "ctranslate2", "summary_backend": "ctranslate2", "ct2_compute_type": compute_type,
-        "models_dir": models_dir / "store",
+        "models_dir": models_dir / "store", **({"cpu_threads": threads} if threads else {}),
     })  # fmt: skip
+    torch_threads = torch.get_num_threads()
     ct2_models = load_models(ct2_settings, sources)
+    torch.set_num_threads(torch_threads)  # loading set the CPU threads for the CTranslate2 models
     ct2_pipeline = make_pipeline(ct2_models.translator, ct2_models.summarizer, ct2_settings, None, translation_kwargs,
                                  summary_kwargs)  # fmt: skip
     run_naive(ct2_models, warm, translation_kwargs, summary_kwargs, sentence_batch=None)
@@ -302,8 +304,41 @@ def compare_ctranslate2(settings, sources, models_dir, compute_type, articles, s
         if "naive" in result:
             out[path]["speedup_vs_naive"] = round(result["naive"]["seconds"] / out[path]["seconds"], 2)
     out["engine"]["speedup_vs_torch_engine"] = round(result["engine"]["seconds"] / seconds, 2)
+    if compute_type != "float32":
+        reference = load_models(ct2_settings.model_copy(update={"ct2_compute_type": "float32"}), sources)
+        torch.set_num_threads(torch_threads)
+        out["token_agreement_vs_float32"] = token_agreement(ct2_models, reference, articles, translation_kwargs,
+                                                            summary_kwargs)  # fmt: skip
     ct2_pipeline.translation_engine.close()
     ct2_pipeline.summary_engine.close()
+    return out
+
+
+def token_agreement(models, reference, articles, translation_kwargs, summary_kwargs) -> dict:
+    """How often ``models`` (a lower precision) decode the same tokens as ``reference`` (float32) on the benchmark's
+    articles: whole rows identical, and matching tokens position by position over all generated tokens."""
+    pairs = {"translation": [], "summarization": []}
+    for _, text in articles:
+        rows = [p.input_ids for p in models.translator.prepare(split_article(text).sentences)]
+        pairs["translation"].append(
+            [m.translator.generate_ids(rows, num_beams=5, **translation_kwargs) for m in (models, reference)]
+        )
+        rows = models.summarizer.prepare(text, "lead").rows
+        pairs["summarization"].append(
+            [m.summarizer.generate_ids(rows, num_beams=4, **summary_kwargs) for m in (models, reference)]
+        )
+    out = {}
+    for kind, batches in pairs.items():
+        rows = same_rows = tokens = same_tokens = 0
+        for ours, theirs in batches:
+            width = max(ours.shape[1], theirs.shape[1])
+            # Column 0 is the decoder start token, the same in both; padding on one side only counts as a mismatch.
+            ours, theirs = (torch.nn.functional.pad(t, (0, width - t.shape[1]), value=-1)[:, 1:] for t in (ours, theirs))
+            rows += len(ours)
+            same_rows += int((ours == theirs).all(dim=1).sum())
+            tokens += ours.numel()
+            same_tokens += int((ours == theirs).sum())
+        out[kind] = {"rows": rows, "identical_rows": same_rows, "token_match": round(same_tokens / tokens, 4)}
     return out
 
 
@@ -343,6 +378,7 @@ def main(argv=None) -> dict:
         "CTranslate2 and a request-batched CTranslate2 server (each article's sentences as one batch, one article "
         "at a time, then its summary: the way AI4Bharat's Triton deployment batches)",
     )  # fmt: skip
+    parser.add_argument("--ct2-threads", type=int, help="threads per CTranslate2 model (default: the cores available)")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     new_tokens = args.new_tokens or (8 if args.quick else 32)
@@ -422,7 +458,7 @@ def main(argv=None) -> dict:
         result["speedup_vs_naive"] = round(result["naive"]["seconds"] / result["engine"]["seconds"], 2)
     if args.ct2:
         result["ctranslate2"] = compare_ctranslate2(settings, sources, models_dir, args.ct2, articles, sentences, warm,
-                                                    translation_kwargs, summary_kwargs, result)  # fmt: skip
+                                                    translation_kwargs, summary_kwargs, result, args.ct2_threads)  # fmt: skip
     if args.http:
         runtime = Runtime(settings, pipeline, models.device, models.dtypes, sources)
         seconds, latencies = run_http(runtime, articles, args.clients)

@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     text_workers: int = Field(2, ge=1, description="threads that clean, split, tokenize and restore request text")
     max_pending_text_jobs: int = Field(256, ge=1, description="text preparations waiting or running; 429 above")
 
+    # --- translation memory ----------------------------------------------------------------------------------------
+    cache: Literal["on", "off"] = Field("on", description="reuse translations of unchanged sentences and summaries")
+    cache_dir: Path | None = Field(None, description="where the SQLite memory lives; default: <models_dir>/cache")
+    cache_max_mb: float = Field(512, gt=0, description="size bound of the SQLite memory (least recently used out)")
+    cache_url: str | None = Field(
+        None, pattern=r"^rediss?://", description="redis://host:port/db: a memory shared by replicas (replaces SQLite)"
+    )
+    cache_ttl_s: int = Field(30 * 86400, ge=1, description="lifetime of a Redis entry")
+
     # --- access -----------------------------------------------------------------------------------------------------
     api_keys: list[SecretStr] = Field(default_factory=list, description="JSON list of accepted keys; empty = open")
     api_keys_file: Path | None = Field(None, description="file with one accepted key per line (secrets managers)")

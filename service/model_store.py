@@ -29,6 +29,16 @@ class ModelSource:
     origin: str  # "local" | "store" | "hub-cache"
 
 
+def weights_identity(source: ModelSource) -> dict:
+    """What names a model's weights: hub id (or resolved path) and revision, and the weights file's size and
+    modification time, so a model edited in place (a local directory, an unpinned "main") is a different one."""
+    weights = next(source.path / name for name in WEIGHT_FILES if (source.path / name).is_file())
+    stat = weights.stat()
+    origin = str(source.path.resolve()) if source.origin == "local" else source.spec  # a path however it was written
+    return {"source": origin, "revision": source.revision, "weights": weights.name, "weights_bytes": stat.st_size,
+            "weights_mtime_ns": stat.st_mtime_ns}  # fmt: skip
+
+
 def pinned_revisions() -> dict[str, str]:
     """hub id → revision, from models/manifest.json (settings' model_revisions override it)."""
     for manifest in MANIFESTS:

@@ -2,6 +2,7 @@
 every step over request text runs on the text workers (service.workers), never on the event loop."""
 
 import asyncio
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from .workers import Deadline, TextWorkers
 
 if TYPE_CHECKING:  # the API imports this module and must not pull in torch
     from .engine.scheduler import BatchScheduler
+    from .memory import Memory
     from .summarization.summarizer import Summarizer
     from .translation.translator import Translator
 
@@ -25,6 +27,17 @@ class JobOptions:
     long_article: str = "lead"
     translation_num_beams: int | None = None
     summary_num_beams: int | None = None
+    cache: bool = True  # False: nothing of the request is looked up in or written to the translation memory
+
+
+@dataclass
+class CacheTally:
+    """Translation-memory use of one article: its sentences (pieces of over-long ones count apiece) and how many
+    were reused; whether its summary was."""
+
+    sentences: int = 0
+    hits: int = 0
+    summary_reused: bool = False
 
 
 @dataclass
@@ -37,6 +50,7 @@ class ArticleResult:
     input_tokens: int = 0
     truncated: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
+    cache: CacheTally = field(default_factory=CacheTally)
 
 
 def _ms_since(start: float) -> float:
@@ -53,6 +67,7 @@ class Pipeline:
         text_workers: TextWorkers,
         max_article_chars: int,
         max_sentences: int = 1000,
+        memory: "Memory | None" = None,
     ):
         self.translator = translator
         self.summarizer = summarizer
@@ -61,6 +76,7 @@ class Pipeline:
         self.text_workers = text_workers
         self.max_article_chars = max_article_chars
         self.max_sentences = max_sentences
+        self.memory = memory
 
     async def clean_all(
         self, texts: Sequence[tuple[str, str]], script: str = "Deva", deadline: Deadline | None = None
@@ -99,17 +115,47 @@ class Pipeline:
 
     # --- translation --------------------------------------------------------------------------------------------
     async def translate_sentences(
-        self, sentences: list[str], src_lang: str, num_beams: int | None, deadline: Deadline | None = None
+        self,
+        sentences: list[str],
+        src_lang: str,
+        num_beams: int | None,
+        deadline: Deadline | None = None,
+        use_memory: bool = True,
+        tally: CacheTally | None = None,
     ) -> list[str]:
+        """Sentences → English, in order. With the translation memory, only the pieces it does not hold go to the
+        engine; the model's outputs are kept before placeholders are restored, so a hit takes this request's."""
         if not sentences:
             return []
         workers = self.text_workers
-        pieces = await workers.run(deadline, self.translator.prepare, sentences, src_lang, deadline)
         beams = num_beams or self.translator.num_beams
-        decoded = await self.translation_engine.run(
-            [p.input_ids for p in pieces], [len(p.input_ids) for p in pieces], key=beams
-        )
-        return await workers.run(deadline, self.translator.finish, pieces, decoded, len(sentences), deadline)
+        memory = self.memory if use_memory else None
+
+        def prepare():
+            pieces = self.translator.prepare(sentences, src_lang, deadline)
+            if memory is None:
+                return pieces, [], [None] * len(pieces)
+            keys = [memory.key("translation", src_lang, "eng_Latn", beams, p.input_ids) for p in pieces]
+            return pieces, keys, memory.lookup("translation", keys)
+
+        pieces, keys, decoded = await workers.run(deadline, prepare)
+        todo = [i for i, text in enumerate(decoded) if text is None]
+        if tally is not None:
+            tally.sentences += len(pieces)
+            tally.hits += len(pieces) - len(todo)
+        if todo:
+            fresh = await self.translation_engine.run(
+                [pieces[i].input_ids for i in todo], [len(pieces[i].input_ids) for i in todo], key=beams
+            )
+            for i, text in zip(todo, fresh, strict=True):
+                decoded[i] = text
+
+        def finish():
+            if memory is not None:
+                memory.remember({keys[i]: decoded[i] for i in todo})
+            return self.translator.finish(pieces, decoded, len(sentences), deadline)
+
+        return await workers.run(deadline, finish)
 
     async def translate_layout(
         self,
@@ -117,19 +163,33 @@ class Pipeline:
         src_lang: str = "hin_Deva",
         num_beams: int | None = None,
         deadline: Deadline | None = None,
+        use_memory: bool = True,
     ):
         """A whole text, paragraph-preserving: returns (English text, English paragraphs)."""
-        return layout.join(await self.translate_sentences(layout.sentences, src_lang, num_beams, deadline))
+        return layout.join(await self.translate_sentences(layout.sentences, src_lang, num_beams, deadline, use_memory))
 
     # --- summaries ----------------------------------------------------------------------------------------------
-    async def summarize_hindi(self, text: str, policy: str, num_beams: int | None, deadline: Deadline | None = None):
-        prepared = await self.text_workers.run(deadline, self.summarizer.prepare, text, policy, deadline)
+    async def summarize_hindi(
+        self, text: str, policy: str, num_beams: int | None, deadline: Deadline | None = None, use_memory: bool = True
+    ) -> tuple[str, int, bool, bool]:
+        """The Hindi summary of a cleaned article: (summary, input tokens, truncated, reused from the memory)."""
         beams = num_beams or self.summarizer.num_beams
+        memory = self.memory if use_memory else None
+        key = memory.key("summarization", policy, beams, text) if memory is not None else None
+        if key is not None:
+            (known,) = await self.text_workers.run(deadline, memory.lookup, "summarization", [key])
+            if known is not None:
+                entry = json.loads(known)
+                return entry["summary"], entry["input_tokens"], entry["truncated"], True
+        prepared = await self.text_workers.run(deadline, self.summarizer.prepare, text, policy, deadline)
         parts = await self.summary_engine.run(prepared.rows, [len(r) for r in prepared.rows], key=beams)
         if len(parts) > 1:
             row = await self.text_workers.run(deadline, self.summarizer.second_pass, parts)
             parts = await self.summary_engine.run([row], [len(row)], key=beams)
-        return parts[0], prepared
+        if key is not None:
+            entry = {"summary": parts[0], "input_tokens": prepared.input_tokens, "truncated": prepared.truncated}
+            await self.text_workers.run(deadline, memory.remember, {key: json.dumps(entry, ensure_ascii=False)})
+        return parts[0], prepared.input_tokens, prepared.truncated, False
 
     # --- the job ------------------------------------------------------------------------------------------------
     async def process_article(
@@ -148,22 +208,21 @@ class Pipeline:
         async def translation():
             t0 = time.perf_counter()
             english = await self.translate_sentences(
-                layout.sentences, "hin_Deva", options.translation_num_beams, deadline
+                layout.sentences, "hin_Deva", options.translation_num_beams, deadline, options.cache, result.cache
             )
             result.translation_en, result.paragraphs_en = layout.join(english)
             result.timings_ms["translate"] = _ms_since(t0)
 
         async def summaries():
             t0 = time.perf_counter()
-            hindi, prepared = await self.summarize_hindi(
-                text, options.long_article, options.summary_num_beams, deadline
+            hindi, result.input_tokens, result.truncated, result.cache.summary_reused = await self.summarize_hindi(
+                text, options.long_article, options.summary_num_beams, deadline, options.cache
             )
-            result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
             if "hi" in options.summary_languages:
                 result.summary_hi = hindi
             if "en" in options.summary_languages:
                 english = await self.translate_sentences(
-                    split_sentences(hindi), "hin_Deva", options.translation_num_beams, deadline
+                    split_sentences(hindi), "hin_Deva", options.translation_num_beams, deadline, options.cache
                 )
                 result.summary_en = " ".join(english)
             result.timings_ms["summarize"] = _ms_since(t0)

@@ -1,5 +1,6 @@
 """The composition root: from Settings to loaded models, running engines and a pipeline (and back down)."""
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from .config import Settings, batch_bounds
 from .engine import device as devices
 from .engine.beam_search import optimize_for_beam_search
 from .engine.scheduler import BatchScheduler
+from .memory import Memory, open_memory
 from .pipeline import JobOptions, Pipeline
 from .summarization.summarizer import Summarizer, load_summarizer
 from .translation.translator import Translator, load_translator
@@ -44,6 +46,8 @@ class Runtime:
         for engine in self.engines:
             engine.close(timeout_s=timeout_s)
         self.pipeline.text_workers.close()
+        if self.pipeline.memory is not None:
+            self.pipeline.memory.close()
 
 
 def resolve_sources(settings: Settings) -> dict[str, model_store.ModelSource]:
@@ -128,12 +132,28 @@ def _on_ctranslate2(kind: str, settings: Settings, source: model_store.ModelSour
     return model, f"ctranslate2-{compute_type}"
 
 
+def fingerprints(settings: Settings, models: LoadedModels, sources: dict[str, model_store.ModelSource]) -> dict:
+    """Per model, everything of it and its settings that shapes its output (the translation memory's keys hold it,
+    with the request's beams): the weights' identity, backend and compute type, and the decoding limits."""
+    limits = {
+        "translation": {"max_new_tokens": models.translator.max_new_tokens},
+        "summarization": {"input_tokens": settings.summary_input_tokens},
+    }
+    backends = {"translation": settings.translation_backend, "summarization": settings.summary_backend}
+    return {
+        kind: json.dumps([model_store.weights_identity(sources[kind]), backends[kind], models.dtypes[kind],
+                          str(models.device.type), limits[kind]], sort_keys=True)
+        for kind in ("translation", "summarization")
+    }  # fmt: skip
+
+
 def build_runtime(settings: Settings, observer=None) -> Runtime:
     """``observer`` (the API's metrics) gets ``on_batch(engine, rows, padded_tokens, seconds)`` and
     ``on_tokens(model, tokens_in, tokens_out)`` after every batch."""
     sources = resolve_sources(settings)
     models = load_models(settings, sources)
-    pipeline = make_pipeline(models.translator, models.summarizer, settings, observer=observer)
+    memory = open_memory(settings, fingerprints(settings, models, sources), observer)
+    pipeline = make_pipeline(models.translator, models.summarizer, settings, observer=observer, memory=memory)
     return Runtime(settings, pipeline, models.device, models.dtypes, sources, models.load_seconds)
 
 
@@ -154,15 +174,17 @@ def _engine(name: str, model, settings: Settings, observer, kwargs):
     )
 
 
-def make_pipeline(translator, summarizer, settings: Settings, observer=None, translation_kwargs=None, summary_kwargs=None):
+def make_pipeline(translator, summarizer, settings: Settings, observer=None, translation_kwargs=None, summary_kwargs=None,
+                  memory: Memory | None = None):  # fmt: skip
     """Two engines (their worker threads run side by side) around the two models, and the pipeline over them.
-    ``*_kwargs`` go to every ``generate`` call (the benchmark fixes generation lengths with them)."""
+    ``*_kwargs`` go to every ``generate`` call (the benchmark fixes generation lengths with them, and uses no
+    translation memory)."""
     translation = _engine("translation", translator, settings, observer, translation_kwargs or {})
     summary = _engine("summarization", summarizer, settings, observer, summary_kwargs or {})
     workers = TextWorkers(settings.text_workers, settings.max_pending_text_jobs)
     return Pipeline(
         translator, summarizer, translation, summary, workers, settings.max_article_chars,
-        settings.max_sentences_per_article,
+        settings.max_sentences_per_article, memory,
     )  # fmt: skip
 
 

@@ -47,6 +47,7 @@ def settings_factory(tiny_models):
             models_dir=str(tiny_models / "no-store"),
             offline=True,
             max_wait_ms=2,
+            cache="off",  # tests count engine work; the translation memory's own tests turn it on
         )
         return Settings(**(base | overrides))
 
@@ -102,7 +103,8 @@ def running_server(models: Path, workdir: Path, preexec_fn=None, **settings):
 
     port = free_port()
     base = dict(translation_model=models / "indictrans2", summarization_model=models / "mt5",
-                translation_max_new_tokens=12, port=port, models_dir=workdir / "store")  # fmt: skip
+                translation_max_new_tokens=12, port=port, models_dir=workdir / "store",
+                cache="off")  # fmt: skip  # tests time and count engine work; the memory's tests turn it on
     env = service_env(**(base | settings))
     log = (workdir / "server.log").open("w+")
     process = subprocess.Popen(
@@ -134,8 +136,9 @@ def running_server(models: Path, workdir: Path, preexec_fn=None, **settings):
 
 @pytest.fixture(scope="session")
 def live_server(tiny_models, tmp_path_factory):
-    """One shared server for tests that only send requests (client, bulk CLI, schema fuzzing)."""
-    with running_server(tiny_models, tmp_path_factory.mktemp("live")) as (url, _):
+    """One shared server for tests that only send requests (client, bulk CLI, schema fuzzing, the editor page), with
+    the translation memory on, as deployed."""
+    with running_server(tiny_models, tmp_path_factory.mktemp("live"), cache="on") as (url, _):
         yield url
 
 

@@ -1,6 +1,7 @@
 """The editor's page in a real headless Chromium (Debian's package, driven by Playwright), against live servers."""
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -37,9 +38,15 @@ def test_paste_submit_and_read_the_result(browser, live_server):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(live_server + "/")
     page.fill("#article", SEED_TEXT)
+    held = []  # the request is held until the in-progress state has been seen (an answer may come at once)
+    page.route("**/summarize", lambda route: held.append(route))
     page.click("#submit")
+    while not held:
+        page.wait_for_timeout(20)
     assert page.is_disabled("#submit")  # visible in-progress state
     assert "Working" in page.text_content("#status")
+    held[0].continue_()
+    page.unroute("**/summarize")
     page.wait_for_selector("#result:not([hidden])", timeout=120_000)
     assert page.text_content("#summary-hi-text").strip() not in ("", "—")
     assert page.text_content("#summary-en-text").strip() not in ("", "—")
@@ -51,6 +58,12 @@ def test_paste_submit_and_read_the_result(browser, live_server):
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
+    # The same article again: the translation memory answers, and the page says so.
+    page.click("#submit")
+    page.wait_for_selector("#timings:has-text('sentences reused')", timeout=120_000)
+    reused = re.search(r"(\d+) of (\d+) sentences reused from earlier translations, and the summary\.",
+                       page.text_content("#timings"))  # fmt: skip
+    assert reused and reused[1] == reused[2] and int(reused[1]) >= len(paragraphs)
 
 
 def test_missing_and_wrong_keys_are_explained(browser, keyed_server):

@@ -27,7 +27,10 @@ class Metrics:
         self.queue_depth = Gauge("engine_queue_depth", "items waiting per engine", ["engine"], registry=r)
         self.load_seconds = Gauge("model_load_seconds", "time to load each model", ["model"], registry=r)
         self.gpu_memory = Gauge("gpu_memory_allocated_bytes", "GPU memory held by tensors (CUDA only)", registry=r)
-        self.ready = Gauge("service_ready", "1 when /readyz says ready", registry=r)  # fmt: skip
+        self.ready = Gauge("service_ready", "1 when /readyz says ready", registry=r)
+        self.cache_lookups = Counter("translation_memory_lookups", "translation memory lookups by model and result", ["model", "result"], registry=r)
+        self.cache_errors = Counter("translation_memory_errors", "translation memory store failures (served without it)", registry=r)
+        self.cache_size = Gauge("translation_memory_size_bytes", "bytes the translation memory's store uses", registry=r)  # fmt: skip
 
     # --- hooks the engine and pipeline call ---------------------------------------------------------------------
     def on_batch(self, engine: str, rows: int, padded_tokens: int, seconds: float) -> None:
@@ -38,6 +41,13 @@ class Metrics:
     def on_tokens(self, model: str, tokens_in: int, tokens_out: int) -> None:
         self.tokens_in.labels(model).inc(tokens_in)
         self.tokens_out.labels(model).inc(tokens_out)
+
+    def on_cache(self, model: str, hits: int, misses: int) -> None:
+        self.cache_lookups.labels(model, "hit").inc(hits)
+        self.cache_lookups.labels(model, "miss").inc(misses)
+
+    def on_cache_error(self) -> None:
+        self.cache_errors.inc()
 
     def observe_stages(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():
@@ -51,6 +61,8 @@ class Metrics:
             self.load_seconds.labels(model).set(seconds)
         if runtime.device.type == "cuda":
             self.gpu_memory.set_function(runtime.gpu_memory_bytes)
+        if runtime.pipeline.memory is not None:
+            self.cache_size.set_function(runtime.pipeline.memory.size_bytes)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,6 +1,7 @@
 """The HTTP endpoints. They decode requests, hand them to the pipeline and encode its results; nothing else."""
 
 import asyncio
+from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -93,6 +94,7 @@ def article_out(result: ArticleResult, runtime) -> schemas.ArticleOut:
             input_tokens=result.input_tokens,
             truncated=result.truncated,
             timings_ms=schemas.Timings(**result.timings_ms),
+            cache=schemas.CacheUse(**asdict(result.cache)),
         ),
     )
 
@@ -118,6 +120,7 @@ async def summarize(body: schemas.SummarizeRequest, request: Request):
         long_article=o.long_article or settings.long_article_policy,
         translation_num_beams=o.translation_num_beams,
         summary_num_beams=o.summary_num_beams,
+        cache=o.cache,
     )
     if settings.log_article_text:
         log.info("articles", extra={"request_id": request.state.request_id, "articles": articles})
@@ -146,7 +149,7 @@ async def translate(body: schemas.TranslateRequest, request: Request):
 
     async def work(deadline):
         cleaned = await pipeline.clean_all([(str(i), t) for i, t in enumerate(texts)], script, deadline)
-        jobs = [pipeline.translate_layout(layout, body.source_lang, body.num_beams, deadline) for _, layout, _ in cleaned]
+        jobs = [pipeline.translate_layout(layout, body.source_lang, body.num_beams, deadline, body.cache) for _, layout, _ in cleaned]
         return await asyncio.gather(*jobs)
 
     results = await _run(request, work)
@@ -167,7 +170,9 @@ async def editor_page():
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request):
-    return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    # In a thread: the translation memory's size gauge may ask Redis.
+    body = await asyncio.to_thread(request.app.state.metrics.render)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @router.get("/healthz", summary="The process is alive")

@@ -41,6 +41,9 @@ class SummarizeOptions(Strict):
     )
     translation_num_beams: int | None = Field(None, ge=1, le=8, description="IndicTrans2 beams (default 5)")
     summary_num_beams: int | None = Field(None, ge=1, le=8, description="mT5 beams (default 4)")
+    cache: bool = Field(
+        True, description="false: the translation memory is neither read nor written for this request (embargoed text)"
+    )
 
     @model_validator(mode="after")
     def _something_to_do(self):
@@ -93,6 +96,12 @@ class Timings(BaseModel):
     total: float
 
 
+class CacheUse(BaseModel):
+    sentences: int = Field(description="the article's sentences (pieces of over-long ones count apiece)")
+    hits: int = Field(description="of those, translations reused from the translation memory")
+    summary_reused: bool = Field(description="the summary came from the memory (the cleaned article is unchanged)")
+
+
 class ArticleMeta(BaseModel):
     models: dict[str, ModelRef]
     device: str
@@ -100,6 +109,7 @@ class ArticleMeta(BaseModel):
     input_tokens: int = Field(description="mT5 tokens of the whole article")
     truncated: bool = Field(description="true when the lead policy summarized only the first 512 tokens")
     timings_ms: Timings
+    cache: CacheUse
 
 
 class Summary(BaseModel):
@@ -133,6 +143,7 @@ class TranslateRequest(Strict):
     source_lang: str = Field("hin_Deva", max_length=20)
     target_lang: str = Field("eng_Latn", max_length=20)
     num_beams: int | None = Field(None, ge=1, le=8)
+    cache: bool = Field(True, description="false: the translation memory is neither read nor written (embargoed text)")
 
     @model_validator(mode="after")
     def _one_form(self):

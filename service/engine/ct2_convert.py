@@ -128,13 +128,9 @@ def copy_dir(models_dir: Path, source, quantization: str) -> Path:
 
 def _record_of(kind: str, source, quantization: str) -> dict:
     """What the copy was made from; a copy whose record differs is made again."""
-    from ..model_store import WEIGHT_FILES
+    from ..model_store import weights_identity
 
-    weights = next(source.path / name for name in WEIGHT_FILES if (source.path / name).is_file())
-    stat = weights.stat()
-    origin = str(source.path.resolve()) if source.origin == "local" else source.spec  # a path however it was written
-    return {"kind": kind, "source": origin, "revision": source.revision, "quantization": quantization,
-            "weights": weights.name, "weights_bytes": stat.st_size, "weights_mtime_ns": stat.st_mtime_ns,
+    return {"kind": kind, **weights_identity(source), "quantization": quantization,
             "ctranslate2": ctranslate2.__version__}  # fmt: skip
 
 

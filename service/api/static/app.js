@@ -54,10 +54,15 @@ function render(text, result) {
   }
   $("translation-text").textContent = result.translation ? result.translation.en : "";
   const t = result.meta.timings_ms;
+  const c = result.meta.cache;
+  const reused = c.hits
+    ? ` ${c.hits} of ${c.sentences} sentences reused from earlier translations` +
+      (c.summary_reused ? ", and the summary." : ".")
+    : "";
   $("timings").textContent =
     `Took ${(t.total / 1000).toFixed(1)} s (translation ${(t.translate / 1000).toFixed(1)} s, ` +
     `summary ${(t.summarize / 1000).toFixed(1)} s) on ${result.meta.device}` +
-    (result.meta.truncated ? ". The summary covers the beginning of this long article." : ".");
+    (result.meta.truncated ? ". The summary covers the beginning of this long article." : ".") + reused;
   $("result").hidden = false;
 }
 
