@@ -387,7 +387,7 @@ def main(argv=None) -> dict:
     settings = Settings(
         translation_model=str(models_dir / "indictrans2"), summarization_model=str(models_dir / "mt5"),
         device=args.device, dtype=args.dtype, cpu_quantize=args.quantize, offline=True, warmup=False,
-        max_article_chars=1_000_000, decoder=args.decoder,
+        max_article_chars=1_000_000, decoder=args.decoder, translation_backend="torch", summary_backend="torch",
     )  # fmt: skip
     sources = resolve_sources(settings)
     models = load_models(settings, sources)

@@ -78,6 +78,8 @@ def live_story(settings: Settings, cache_dir: Path) -> dict:
             "article_sentences": result.cache.sentences,
             "article_sentences_reused": result.cache.hits,
             "sentences_to_engine": pipeline.translation_engine.stats.items - items,  # with the English summary's
+            "summary_reused": result.cache.summary_reused,
+            "timings_ms": result.timings_ms,  # translate and summarize run side by side
         }
     for engine in (pipeline.translation_engine, pipeline.summary_engine):
         engine.close()

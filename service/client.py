@@ -98,10 +98,10 @@ class TranslationResult:
 
 # --- requests -----------------------------------------------------------------------------------------------------
 def _summarize_request(articles, article_id=None, translate=True, summary_languages=("hi", "en"), long_article=None,
-                       translation_num_beams=None, summary_num_beams=None):  # fmt: skip
+                       translation_num_beams=None, summary_num_beams=None, cache=True):  # fmt: skip
     """One text (with an optional id) → the single form; a list of texts or {"id", "text"} dicts → the batch form
-    (ids "1", "2", … where none is given)."""
-    options = {"translate": translate, "summary_languages": list(summary_languages)}
+    (ids "1", "2", … where none is given). ``cache=False``: the service's translation memory is not used."""
+    options = {"translate": translate, "summary_languages": list(summary_languages)} | ({} if cache else {"cache": False})
     extra = {"long_article": long_article, "translation_num_beams": translation_num_beams,
              "summary_num_beams": summary_num_beams}  # fmt: skip
     options |= {k: v for k, v in extra.items() if v is not None}
@@ -112,8 +112,8 @@ def _summarize_request(articles, article_id=None, translate=True, summary_langua
     return "/summarize", {"articles": items, "options": options}, lambda d: [SummaryResult.from_json(r) for r in d["results"]]
 
 
-def _translate_request(texts, source_lang="hin_Deva", num_beams=None):
-    body = {"source_lang": source_lang} | ({"num_beams": num_beams} if num_beams else {})
+def _translate_request(texts, source_lang="hin_Deva", num_beams=None, cache=True):
+    body = {"source_lang": source_lang} | ({"num_beams": num_beams} if num_beams else {}) | ({} if cache else {"cache": False})
     if isinstance(texts, str):
         return "/translate", body | {"text": texts}, lambda d: TranslationResult(d["translation"], d["paragraphs"])
     return "/translate", body | {"texts": list(texts)}, lambda d: [
@@ -164,12 +164,13 @@ class Client(_Base):
     def summarize(self, articles: str | Iterable, **options):
         """One text → a SummaryResult; a list of texts (or {"id", "text"} dicts) → a list, in order. Options:
         article_id (single text), translate, summary_languages, long_article, translation_num_beams,
-        summary_num_beams."""
+        summary_num_beams, cache (False: the service's translation memory neither reads nor keeps the text)."""
         return self._call(*_summarize_request(articles if isinstance(articles, str) else list(articles), **options))
 
-    def translate(self, texts: str | Iterable[str], source_lang: str = "hin_Deva", num_beams: int | None = None):
+    def translate(self, texts: str | Iterable[str], source_lang: str = "hin_Deva", num_beams: int | None = None,
+                  cache: bool = True):  # fmt: skip
         """One text → a TranslationResult; a list → a list, in order."""
-        return self._call(*_translate_request(texts, source_lang, num_beams))
+        return self._call(*_translate_request(texts, source_lang, num_beams, cache))
 
     def close(self) -> None:
         self._http.close()
@@ -203,8 +204,9 @@ class AsyncClient(_Base):
     async def summarize(self, articles: str | Iterable, **options):
         return await self._call(*_summarize_request(articles if isinstance(articles, str) else list(articles), **options))
 
-    async def translate(self, texts: str | Iterable[str], source_lang: str = "hin_Deva", num_beams: int | None = None):
-        return await self._call(*_translate_request(texts, source_lang, num_beams))
+    async def translate(self, texts: str | Iterable[str], source_lang: str = "hin_Deva", num_beams: int | None = None,
+                        cache: bool = True):  # fmt: skip
+        return await self._call(*_translate_request(texts, source_lang, num_beams, cache))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -2,7 +2,6 @@
 every step over request text runs on the text workers (service.workers), never on the event loop."""
 
 import asyncio
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -171,25 +170,29 @@ class Pipeline:
     # --- summaries ----------------------------------------------------------------------------------------------
     async def summarize_hindi(
         self, text: str, policy: str, num_beams: int | None, deadline: Deadline | None = None, use_memory: bool = True
-    ) -> tuple[str, int, bool, bool]:
-        """The Hindi summary of a cleaned article: (summary, input tokens, truncated, reused from the memory)."""
+    ):
+        """The Hindi summary of a cleaned article, and what was fed to mT5 (``prepared``); reused from the memory
+        when mT5's input is the same (an edit past the lead's 512 tokens leaves it so): (summary, prepared, reused)."""
         beams = num_beams or self.summarizer.num_beams
         memory = self.memory if use_memory else None
-        key = memory.key("summarization", policy, beams, text) if memory is not None else None
-        if key is not None:
-            (known,) = await self.text_workers.run(deadline, memory.lookup, "summarization", [key])
-            if known is not None:
-                entry = json.loads(known)
-                return entry["summary"], entry["input_tokens"], entry["truncated"], True
-        prepared = await self.text_workers.run(deadline, self.summarizer.prepare, text, policy, deadline)
+
+        def prepare():
+            prepared = self.summarizer.prepare(text, policy, deadline)
+            if memory is None:
+                return prepared, None, None
+            key = memory.key("summarization", beams, prepared.rows)
+            return prepared, key, memory.lookup("summarization", [key])[0]
+
+        prepared, key, known = await self.text_workers.run(deadline, prepare)
+        if known is not None:
+            return known, prepared, True
         parts = await self.summary_engine.run(prepared.rows, [len(r) for r in prepared.rows], key=beams)
         if len(parts) > 1:
             row = await self.text_workers.run(deadline, self.summarizer.second_pass, parts)
             parts = await self.summary_engine.run([row], [len(row)], key=beams)
         if key is not None:
-            entry = {"summary": parts[0], "input_tokens": prepared.input_tokens, "truncated": prepared.truncated}
-            await self.text_workers.run(deadline, memory.remember, {key: json.dumps(entry, ensure_ascii=False)})
-        return parts[0], prepared.input_tokens, prepared.truncated, False
+            await self.text_workers.run(deadline, memory.remember, {key: parts[0]})
+        return parts[0], prepared, False
 
     # --- the job ------------------------------------------------------------------------------------------------
     async def process_article(
@@ -215,9 +218,10 @@ class Pipeline:
 
         async def summaries():
             t0 = time.perf_counter()
-            hindi, result.input_tokens, result.truncated, result.cache.summary_reused = await self.summarize_hindi(
+            hindi, prepared, result.cache.summary_reused = await self.summarize_hindi(
                 text, options.long_article, options.summary_num_beams, deadline, options.cache
             )
+            result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
             if "hi" in options.summary_languages:
                 result.summary_hi = hindi
             if "en" in options.summary_languages:

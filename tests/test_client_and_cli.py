@@ -23,6 +23,8 @@ def test_summarize_one_and_many(live_server):
         assert one.summary_hi and one.summary_en and len(one.paragraphs_en) == len(SEED_TEXT.strip().split("\n"))
         many = client.summarize([BRIEF, {"id": "x", "text": SEED_TEXT.split("\n")[0]}], summary_languages=["hi"])
         assert [r.id for r in many] == ["1", "x"] and all(r.summary_en is None for r in many)
+        assert client.summarize(BRIEF).meta["cache"]["hits"] == 1  # the live server keeps a translation memory
+        assert client.summarize(BRIEF, cache=False).meta["cache"]["hits"] == 0
         translated = client.translate([BRIEF, SEED_TEXT])
         assert len(translated) == 2 and len(translated[1].paragraphs) == len(SEED_TEXT.strip().split("\n"))
 

@@ -174,6 +174,17 @@ def test_an_updated_article_costs_only_its_changed_sentences_and_reads_the_same(
         assert result["summary"] == plain["summary"]
 
 
+def test_a_correction_past_the_lead_keeps_the_summary_and_one_within_it_does_not(with_memory):
+    client, _ = with_memory
+    long = "इस लंबे लेख का पहला अनुच्छेद केवल इसी परीक्षण के लिए है।\n" + "\n".join([SEED_TEXT] * 3)
+    first = summarize(client, long, summary_languages=["hi"], translate=False)
+    assert first["meta"]["truncated"] is True and first["meta"]["cache"]["summary_reused"] is False
+    tail = summarize(client, long + "\nअंत में एक नया वाक्य जोड़ा गया।", summary_languages=["hi"], translate=False)
+    assert tail["meta"]["cache"]["summary_reused"] is True and tail["summary"] == first["summary"]
+    lead = summarize(client, "सबसे ऊपर एक नया वाक्य।\n" + long, summary_languages=["hi"], translate=False)
+    assert lead["meta"]["cache"]["summary_reused"] is False
+
+
 def test_a_hit_restores_the_placeholders_of_the_current_request(with_memory):
     client, _ = with_memory
     pipeline = client.app.state.runtime.pipeline
