@@ -1,6 +1,6 @@
 """Throughput of the batching engine against the model cards' naive loop, on the same models and settings.
 
-    python scripts/benchmark.py [--quick] [--articles 16] [--json out.json] [--quantize int8] [--http]
+    python scripts/benchmark.py [--quick] [--articles 16] [--json out.json] [--ct2 int8] [--http]
 
 The naive loop (the model cards' way): per article, its sentences through IndicTrans2 in batches of 4 with 5 beams,
 then the article through mT5 with 4 beams; one article after another. The engine: all articles submitted at once
@@ -365,7 +365,6 @@ def main(argv=None) -> dict:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--quantize", choices=("none", "int8"), default="none", help="CPU only")
     parser.add_argument("--http", action="store_true", help="also measure over HTTP with concurrent clients")
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
     parser.add_argument("--skip-naive", action="store_true")
@@ -386,7 +385,7 @@ def main(argv=None) -> dict:
     models_dir = ensure_models(args.models, args.shared)
     settings = Settings(
         translation_model=str(models_dir / "indictrans2"), summarization_model=str(models_dir / "mt5"),
-        device=args.device, dtype=args.dtype, cpu_quantize=args.quantize, offline=True, warmup=False,
+        device=args.device, dtype=args.dtype, offline=True, warmup=False,
         max_article_chars=1_000_000, decoder=args.decoder, translation_backend="torch", summary_backend="torch",
     )  # fmt: skip
     sources = resolve_sources(settings)
@@ -442,19 +441,10 @@ def main(argv=None) -> dict:
             result["engine_speedup_over_decoder"][decoder] = round(seconds / result["engine"]["seconds"], 2)
         models.translator.decoder = models.summarizer.decoder = args.decoder
     if not args.skip_naive:
-        # The model cards' loop runs the models as published (float32 on CPU); with --quantize it also runs on the
-        # quantized models, so both ratios are on record.
-        card_models = models
-        if args.quantize != "none":
-            seconds, latencies = run_naive(models, articles, translation_kwargs, summary_kwargs)
-            result["naive_same_quantization"] = summary("naive loop, quantized models", seconds, latencies,
-                                                        len(articles), sentences)  # fmt: skip
-            result["speedup_vs_naive_same_quantization"] = round(seconds / result["engine"]["seconds"], 2)
-            card_models = load_models(settings.model_copy(update={"cpu_quantize": "none"}), sources)
-            run_naive(card_models, warm, translation_kwargs, summary_kwargs)
-        seconds, latencies = run_naive(card_models, articles, translation_kwargs, summary_kwargs)
+        # The model cards' loop runs the models as published (float32 on CPU).
+        seconds, latencies = run_naive(models, articles, translation_kwargs, summary_kwargs)
         result["naive"] = summary("naive model-card loop", seconds, latencies, len(articles), sentences)
-        result["naive"]["dtypes"] = card_models.dtypes
+        result["naive"]["dtypes"] = models.dtypes
         result["speedup_vs_naive"] = round(result["naive"]["seconds"] / result["engine"]["seconds"], 2)
     if args.ct2:
         result["ctranslate2"] = compare_ctranslate2(settings, sources, models_dir, args.ct2, articles, sentences, warm,

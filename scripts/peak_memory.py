@@ -24,15 +24,14 @@ from service.runtime import build_runtime, warm_up  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("torch", "ctranslate2"), required=True)
-    parser.add_argument("--compute-type", default="float32", help="torch: float32 or int8 (dynamic); CTranslate2: any")
+    parser.add_argument("--compute-type", default="float32", help="CTranslate2's compute type (torch: float32)")
     parser.add_argument("--models", type=Path, default=ROOT / "bench-models", help="built by scripts/benchmark.py")
     args = parser.parse_args()
-    int8_torch = args.backend == "torch" and args.compute_type == "int8"
     settings = Settings(
         translation_model=str(args.models / "indictrans2"), summarization_model=str(args.models / "mt5"), offline=True,
         models_dir=str(args.models / "store"), translation_backend=args.backend, summary_backend=args.backend,
         ct2_compute_type="float32" if args.backend == "torch" else args.compute_type,
-        cpu_quantize="int8" if int8_torch else "none", translation_max_new_tokens=8,
+        translation_max_new_tokens=8,
     )  # fmt: skip
     started = time.time()
     runtime = build_runtime(settings)

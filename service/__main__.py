@@ -16,10 +16,11 @@ log = logging.getLogger("service")
 
 
 def serve(settings: Settings) -> int:
-    from .config import InvalidSetting
+    from .config import InvalidSetting, check_removed
     from .errors import ModelFilesMissing
 
     try:  # fail fast, before the server starts (and before torch loads), on unusable keys or missing model files
+        check_removed(os.environ)
         settings.accepted_keys()
         from .runtime import resolve_sources
 

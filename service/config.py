@@ -34,14 +34,15 @@ class Settings(BaseSettings):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         "auto", description="auto = bfloat16 (or float16) on GPU, float32 on CPU"
     )
-    cpu_quantize: Literal["none", "int8"] = Field("none", description="int8 = dynamic int8 Linear layers on CPU")
     decoder: Literal["fast", "cuda-graphs", "transformers"] = Field(
         "fast",
         description="fast = the service's own decoding loop (same tokens as model.generate); cuda-graphs = the same, "
         "each step replayed as a CUDA graph on GPUs; transformers = model.generate",
     )
     translation_backend: Literal["torch", "ctranslate2"] = Field(
-        "torch", description="ctranslate2 = decode IndicTrans2 with CTranslate2 (a converted copy, made at start-up)"
+        "ctranslate2",
+        description="ctranslate2 = decode IndicTrans2 with CTranslate2 (a converted copy in the model store, made at "
+        "start-up when missing; the same tokens as torch in float32); torch = transformers",
     )
     summary_backend: Literal["torch", "ctranslate2"] = Field(
         "torch", description="ctranslate2 = decode mT5 with CTranslate2 (its 2-gram ban differs with beams)"
@@ -146,6 +147,26 @@ def batch_bounds(settings: Settings, engine: str, device_type: str) -> tuple[int
     tokens, rows = BATCH_BOUNDS["cuda" if device_type == "cuda" else "cpu"][engine]
     prefix = "translation" if engine == "translation" else "summary"
     return getattr(settings, f"{prefix}_max_batch_tokens") or tokens, getattr(settings, f"{prefix}_max_batch_size") or rows
+
+
+# Settings that existed and are gone: set, they stop `serve` with what replaced them (pydantic would ignore them).
+REMOVED = {
+    "SUMMARIZER_CPU_QUANTIZE": "int8 on the CPU is CTranslate2's now: SUMMARIZER_CT2_COMPUTE_TYPE=int8 (the default on "
+    "CPUs) for IndicTrans2, and SUMMARIZER_SUMMARY_BACKEND=ctranslate2 for mT5 (torch's dynamic quantization was "
+    "slower and held more memory, and torch deprecates it)",
+}
+
+
+def check_removed(environ) -> None:
+    """``InvalidSetting`` naming the replacement of a removed setting that is still set."""
+    for name, instead in REMOVED.items():
+        if environ.get(name, "").strip().lower() not in ("", "none"):
+            raise InvalidSetting(f"{name} was removed: {instead}")
+
+
+def backend_of(dtype: str) -> str:
+    """The backend a model runs on, from its dtype label (``ctranslate2-<compute type>`` or a torch dtype)."""
+    return "ctranslate2" if dtype.startswith("ctranslate2") else "torch"
 
 
 def get_settings() -> Settings:

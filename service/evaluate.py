@@ -17,7 +17,7 @@ import regex
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from .config import Settings
+from .config import Settings, backend_of
 from .pipeline import JobOptions
 
 _NOT_WORD = regex.compile(r"[^\p{L}\p{M}\p{N}]+")
@@ -71,7 +71,7 @@ def evaluate(refs_path: Path, settings: Settings) -> dict:
         "models": runtime.model_info(),
         "device": str(runtime.device),
         "dtypes": runtime.dtypes,
-        "backends": {"translation": settings.translation_backend, "summarization": settings.summary_backend},
+        "backends": {kind: backend_of(dtype) for kind, dtype in runtime.dtypes.items()},
         "seconds": round(time.perf_counter() - started, 1),
     }
     if translations:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import model_store
-from .config import Settings, batch_bounds
+from .config import Settings, backend_of, batch_bounds
 from .engine import device as devices
 from .engine.beam_search import optimize_for_beam_search
 from .engine.scheduler import BatchScheduler
@@ -74,7 +74,7 @@ class LoadedModels:
 
 
 def load_models(settings: Settings, sources: dict[str, model_store.ModelSource]) -> LoadedModels:
-    """Both models on the configured device, backend and dtype (int8-quantized on CPU when asked)."""
+    """Both models on the configured device, backend and dtype (or CTranslate2 compute type)."""
     device = devices.resolve_device(settings.device)
     dtype = devices.resolve_dtype(settings.dtype, device)
     if device.type == "cpu":
@@ -91,23 +91,27 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
             settings.summary_input_tokens, settings.decoder,
         ),
     }  # fmt: skip
-    backends = {"translation": settings.translation_backend, "summarization": settings.summary_backend}
+    setting = {"translation": "translation_backend", "summarization": "summary_backend"}
     loaded, seconds = {}, {}
     for kind, load in on_torch.items():
         t0 = time.perf_counter()
-        if backends[kind] == "ctranslate2":
-            loaded[kind], dtypes[kind] = _on_ctranslate2(kind, settings, sources[kind], device)
-        else:
+        loaded[kind] = None
+        if getattr(settings, setting[kind]) == "ctranslate2":
+            try:
+                loaded[kind], dtypes[kind] = _on_ctranslate2(kind, settings, sources[kind], device)
+            except OSError as exc:
+                if setting[kind] in settings.model_fields_set:  # asked for by name: a start-up error
+                    raise
+                # The default, on a model store that cannot take the copy (read-only): torch, with a warning.
+                log.warning("no CTranslate2 copy of %s could be made (%s); decoding it with torch. Run "
+                            "`python -m service convert-models` where the store is writable.", sources[kind].spec, exc)
+        if loaded[kind] is None:
             loaded[kind] = load()
         seconds[kind] = time.perf_counter() - t0
     translator, summarizer = loaded["translation"], loaded["summarization"]
-    for kind, model in (("translation", translator), ("summarization", summarizer)):
-        if model.model is None:  # on CTranslate2
-            continue
-        if device.type == "cpu" and settings.cpu_quantize == "int8":
-            model.model = devices.quantize_int8(model.model)
-            dtypes[kind] = "int8-dynamic"
-        optimize_for_beam_search(model.model)
+    for model in (translator, summarizer):
+        if model.model is not None:  # on torch
+            optimize_for_beam_search(model.model)
     return LoadedModels(translator, summarizer, device, dtypes, seconds)
 
 
@@ -139,10 +143,9 @@ def fingerprints(settings: Settings, models: LoadedModels, sources: dict[str, mo
         "translation": {"max_new_tokens": models.translator.max_new_tokens},
         "summarization": {"input_tokens": settings.summary_input_tokens},
     }
-    backends = {"translation": settings.translation_backend, "summarization": settings.summary_backend}
     return {
-        kind: json.dumps([model_store.weights_identity(sources[kind]), backends[kind], models.dtypes[kind],
-                          str(models.device.type), limits[kind]], sort_keys=True)
+        kind: json.dumps([model_store.weights_identity(sources[kind]), backend_of(models.dtypes[kind]),
+                          models.dtypes[kind], str(models.device.type), limits[kind]], sort_keys=True)
         for kind in ("translation", "summarization")
     }  # fmt: skip
 

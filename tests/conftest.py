@@ -58,7 +58,7 @@ def settings_factory(tiny_models):
 def runtime(settings_factory):
     from service.runtime import build_runtime
 
-    rt = build_runtime(settings_factory())
+    rt = build_runtime(settings_factory(translation_backend="torch"))  # the torch path's own tests use it
     yield rt
     rt.close()
 

@@ -178,3 +178,20 @@ def test_service_on_ctranslate2_for_both_models_summarizes_as_on_torch_greedy(se
     assert [r["summary"] for r in on_ct2] == [r["summary"] for r in on_torch]
     assert [r["translation"] for r in on_ct2] == [r["translation"] for r in on_torch]
     assert on_ct2[0]["meta"]["dtype"] == {"translation": "ctranslate2-float32", "summarization": "ctranslate2-float32"}
+
+
+def test_the_default_backend_falls_back_to_torch_where_no_copy_can_be_made(settings_factory, tmp_path, caplog):
+    """A read-only model store: the default (CTranslate2) warns and decodes with torch; asked for by name, it is a
+    start-up error."""
+    from service.runtime import load_models, resolve_sources
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings = settings_factory(models_dir=str(blocker / "store"))
+    with caplog.at_level("WARNING", logger="service.runtime"):
+        models = load_models(settings, resolve_sources(settings))
+    assert models.dtypes["translation"] == "float32" and models.translator.model is not None
+    assert "decoding it with torch" in caplog.text
+    explicit = settings_factory(models_dir=str(blocker / "store"), translation_backend="ctranslate2")
+    with pytest.raises(OSError):
+        load_models(explicit, resolve_sources(explicit))

@@ -11,7 +11,6 @@ from transformers import AutoModelForSeq2SeqLM
 import service.translation  # noqa: F401 - registers IndicTrans2 with the Auto classes
 from service.engine import decoding
 from service.engine.decoding import decode, generate, generation_config, supported
-from service.engine.device import quantize_int8
 from service.engine.graphs import StaticSteps
 
 
@@ -98,13 +97,6 @@ def test_card_settings_and_the_model_generation_config(tiny_models):
     assert model.generation_config.max_length == 84
     out = assert_same_as_generate(model, inputs(model, seed=5))
     assert out.shape[1] == 84
-
-
-@pytest.mark.parametrize("name", ["indictrans2", "mt5"])
-def test_int8_quantized_model(tiny_models, name):
-    model = load(tiny_models, name)
-    quantize_int8(model)
-    assert_same_as_generate(model, inputs(model), num_beams=4, max_new_tokens=8)
 
 
 def test_options_it_does_not_implement_go_to_generate(tiny_models, caplog):

@@ -43,5 +43,5 @@ def test_evaluate_command_reports_both_metrics(tiny_models, tmp_path):
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["translation"]["count"] == 3 and 0 <= report["translation"]["chrf++"] <= 100
     assert report["summary_hi"]["count"] == 3 and set(report["summary_hi"]) == {"count", "rouge1", "rouge2", "rougeL"}
-    assert report["backends"] == {"translation": "torch", "summarization": "torch"}
-    assert report["dtypes"] == {"translation": "float32", "summarization": "float32"}
+    assert report["backends"] == {"translation": "ctranslate2", "summarization": "torch"}  # the defaults on a CPU
+    assert report["dtypes"] == {"translation": "ctranslate2-int8", "summarization": "float32"}

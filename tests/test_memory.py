@@ -108,8 +108,8 @@ def test_every_part_of_the_fingerprint_changes_it(tiny_models, tmp_path, setting
 
     base = fingerprint()
     variants = {
-        "backend": fingerprint(settings.model_copy(update={"translation_backend": "ctranslate2"})),
-        "compute type": fingerprint(dtype="ctranslate2-int8"),
+        "backend": fingerprint(dtype="ctranslate2-float32"),  # the backend that ran, read off its dtype label
+        "compute type": fingerprint(dtype="bfloat16"),
         "device": fingerprint(device="cuda"),
         "length limit": fingerprint(max_new_tokens=64),
         "weights": fingerprint(touch=True),

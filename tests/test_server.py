@@ -118,3 +118,13 @@ def test_corrupt_model_files_stop_the_server_with_one_message(tiny_models, tmp_p
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("error: models failed to load:")
+
+
+def test_a_removed_setting_stops_serve_and_names_its_replacement(tmp_path):
+    env = service_env(offline="true", models_dir=tmp_path / "models", port=free_port(), cpu_quantize="int8")
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    message = done.stderr.strip().splitlines()[-1]
+    assert "SUMMARIZER_CPU_QUANTIZE was removed" in message and "SUMMARIZER_CT2_COMPUTE_TYPE=int8" in message

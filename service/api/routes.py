@@ -10,6 +10,7 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from ..config import backend_of
 from ..errors import ArticleTooLong, DeadlineExceeded, ModelNotReady, ShuttingDown, UnsupportedLanguage
 from ..pipeline import ArticleResult, JobOptions
 from ..text.indic_processing import check_language_pair
@@ -222,7 +223,8 @@ async def info(request: Request):
             "summary_num_beams": settings.summary_num_beams,
             "long_article_policy": settings.long_article_policy,
             "decoder": settings.decoder,
-            "translation_backend": settings.translation_backend,
-            "summary_backend": settings.summary_backend,
+            # What runs (the default CTranslate2 falls back to torch on a read-only model store).
+            "translation_backend": backend_of(runtime.dtypes["translation"]) if runtime else settings.translation_backend,
+            "summary_backend": backend_of(runtime.dtypes["summarization"]) if runtime else settings.summary_backend,
         },
     }

@@ -79,6 +79,6 @@ def beams(model, num_beams: int):
 
 
 def optimize_for_beam_search(model) -> None:
-    """Both optimizations on a loaded (and, if wanted, already quantized) encoder–decoder model."""
+    """Both optimizations on a loaded encoder–decoder model."""
     model._reorder_cache = reorder_self_attention_only  # generate() calls it as model._reorder_cache(cache, idx)
     share_cross_attention_projections(model)

@@ -45,9 +45,3 @@ def configure_cpu(threads: int | None) -> int:
     torch.set_num_threads(threads)
     return threads
 
-
-def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """Dynamic int8 quantization of the Linear layers (CPU only): weights int8, activations quantized per batch."""
-    from torch.ao.quantization import quantize_dynamic
-
-    return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
