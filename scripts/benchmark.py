@@ -280,7 +280,7 @@ def encoder_grouping(translator, articles, rows: int = 48) -> dict:
 
 
 def compare_ctranslate2(settings, sources, models_dir, compute_type, articles, sentences, warm, translation_kwargs,
-                        summary_kwargs, result, threads=None) -> dict:  # fmt: skip
+                        summary_kwargs, result, threads=None, torch_models=None) -> dict:  # fmt: skip
     """Both models on CTranslate2: the request-batched peer, then our engine; speed-ups against the cards' loop, the
     peer and the engine on torch (all in this run)."""
     ct2_settings = settings.model_copy(update={
@@ -304,19 +304,25 @@ def compare_ctranslate2(settings, sources, models_dir, compute_type, articles, s
         if "naive" in result:
             out[path]["speedup_vs_naive"] = round(result["naive"]["seconds"] / out[path]["seconds"], 2)
     out["engine"]["speedup_vs_torch_engine"] = round(result["engine"]["seconds"] / seconds, 2)
+    reference = ct2_models
     if compute_type != "float32":
         reference = load_models(ct2_settings.model_copy(update={"ct2_compute_type": "float32"}), sources)
         torch.set_num_threads(torch_threads)
         out["token_agreement_vs_float32"] = token_agreement(ct2_models, reference, articles, translation_kwargs,
                                                             summary_kwargs)  # fmt: skip
+    if torch_models is not None and set(torch_models.dtypes.values()) == {"float32"}:
+        # CTranslate2 float32 against the torch models: IndicTrans2 should agree fully; mT5 with the card's 2-gram
+        # ban and beams may not (CTranslate2 bans before its softmax, transformers after).
+        out["float32_token_agreement_vs_torch"] = token_agreement(reference, torch_models, articles,
+                                                                  translation_kwargs, summary_kwargs)  # fmt: skip
     ct2_pipeline.translation_engine.close()
     ct2_pipeline.summary_engine.close()
     return out
 
 
 def token_agreement(models, reference, articles, translation_kwargs, summary_kwargs) -> dict:
-    """How often ``models`` (a lower precision) decode the same tokens as ``reference`` (float32) on the benchmark's
-    articles: whole rows identical, and matching tokens position by position over all generated tokens."""
+    """How often ``models`` decode the same tokens as ``reference`` on the benchmark's articles: whole rows
+    identical, and matching tokens position by position over all generated tokens."""
     pairs = {"translation": [], "summarization": []}
     for _, text in articles:
         rows = [p.input_ids for p in models.translator.prepare(split_article(text).sentences)]
@@ -448,7 +454,7 @@ def main(argv=None) -> dict:
         result["speedup_vs_naive"] = round(result["naive"]["seconds"] / result["engine"]["seconds"], 2)
     if args.ct2:
         result["ctranslate2"] = compare_ctranslate2(settings, sources, models_dir, args.ct2, articles, sentences, warm,
-                                                    translation_kwargs, summary_kwargs, result, args.ct2_threads)  # fmt: skip
+                                                    translation_kwargs, summary_kwargs, result, args.ct2_threads, models)  # fmt: skip
     if args.http:
         runtime = Runtime(settings, pipeline, models.device, models.dtypes, sources)
         seconds, latencies = run_http(runtime, articles, args.clients)

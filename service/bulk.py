@@ -86,7 +86,7 @@ def _in_process_worker():
 
     async def summarize(article_id: str, text: str) -> SummaryResult:
         try:
-            [result] = await runtime.pipeline.process([(article_id, text)], JobOptions())
+            [result] = await runtime.pipeline.process([(article_id, text)], JobOptions(priority="bulk"))
         except ServiceError as exc:
             raise BulkFailure(STATUS.get(type(exc), 500), exc.code, exc.message) from None
         return SummaryResult.from_json(article_out(result, runtime).model_dump(mode="json"))

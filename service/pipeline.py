@@ -27,6 +27,7 @@ class JobOptions:
     translation_num_beams: int | None = None
     summary_num_beams: int | None = None
     cache: bool = True  # False: nothing of the request is looked up in or written to the translation memory
+    priority: str = "interactive"  # the engines' lane: "interactive" or "bulk" (service.engine.scheduler)
 
 
 @dataclass
@@ -121,6 +122,7 @@ class Pipeline:
         deadline: Deadline | None = None,
         use_memory: bool = True,
         tally: CacheTally | None = None,
+        lane: str = "interactive",
     ) -> list[str]:
         """Sentences → English, in order. With the translation memory, only the pieces it does not hold go to the
         engine; the model's outputs are kept before placeholders are restored, so a hit takes this request's."""
@@ -144,7 +146,7 @@ class Pipeline:
             tally.hits += len(pieces) - len(todo)
         if todo:
             fresh = await self.translation_engine.run(
-                [pieces[i].input_ids for i in todo], [len(pieces[i].input_ids) for i in todo], key=beams
+                [pieces[i].input_ids for i in todo], [len(pieces[i].input_ids) for i in todo], beams, lane
             )
             for i, text in zip(todo, fresh, strict=True):
                 decoded[i] = text
@@ -169,7 +171,13 @@ class Pipeline:
 
     # --- summaries ----------------------------------------------------------------------------------------------
     async def summarize_hindi(
-        self, text: str, policy: str, num_beams: int | None, deadline: Deadline | None = None, use_memory: bool = True
+        self,
+        text: str,
+        policy: str,
+        num_beams: int | None,
+        deadline: Deadline | None = None,
+        use_memory: bool = True,
+        lane: str = "interactive",
     ):
         """The Hindi summary of a cleaned article, and what was fed to mT5 (``prepared``); reused from the memory
         when mT5's input is the same (an edit past the lead's 512 tokens leaves it so): (summary, prepared, reused)."""
@@ -186,10 +194,10 @@ class Pipeline:
         prepared, key, known = await self.text_workers.run(deadline, prepare)
         if known is not None:
             return known, prepared, True
-        parts = await self.summary_engine.run(prepared.rows, [len(r) for r in prepared.rows], key=beams)
+        parts = await self.summary_engine.run(prepared.rows, [len(r) for r in prepared.rows], beams, lane)
         if len(parts) > 1:
             row = await self.text_workers.run(deadline, self.summarizer.second_pass, parts)
-            parts = await self.summary_engine.run([row], [len(row)], key=beams)
+            parts = await self.summary_engine.run([row], [len(row)], beams, lane)
         if key is not None:
             await self.text_workers.run(deadline, memory.remember, {key: parts[0]})
         return parts[0], prepared, False
@@ -211,7 +219,8 @@ class Pipeline:
         async def translation():
             t0 = time.perf_counter()
             english = await self.translate_sentences(
-                layout.sentences, "hin_Deva", options.translation_num_beams, deadline, options.cache, result.cache
+                layout.sentences, "hin_Deva", options.translation_num_beams, deadline, options.cache, result.cache,
+                options.priority,
             )
             result.translation_en, result.paragraphs_en = layout.join(english)
             result.timings_ms["translate"] = _ms_since(t0)
@@ -219,14 +228,15 @@ class Pipeline:
         async def summaries():
             t0 = time.perf_counter()
             hindi, prepared, result.cache.summary_reused = await self.summarize_hindi(
-                text, options.long_article, options.summary_num_beams, deadline, options.cache
+                text, options.long_article, options.summary_num_beams, deadline, options.cache, options.priority
             )
             result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
             if "hi" in options.summary_languages:
                 result.summary_hi = hindi
             if "en" in options.summary_languages:
                 english = await self.translate_sentences(
-                    split_sentences(hindi), "hin_Deva", options.translation_num_beams, deadline, options.cache
+                    split_sentences(hindi), "hin_Deva", options.translation_num_beams, deadline, options.cache,
+                    lane=options.priority,
                 )
                 result.summary_en = " ".join(english)
             result.timings_ms["summarize"] = _ms_since(t0)

@@ -137,6 +137,47 @@ def test_cancelled_items_are_dropped_and_the_worker_goes_on():
     assert "dropped-1" not in ran and "dropped-2" not in ran
 
 
+def lane_recorder(batch_size: int = 8):
+    """A scheduler whose first batch waits on a gate (so a queue builds behind it), recording each batch's items."""
+    gate, started, batches = threading.Event(), threading.Event(), []
+
+    def run_batch(payloads, key):
+        started.set()
+        gate.wait()
+        batches.append(list(payloads))
+        return payloads
+
+    return make_scheduler(run_batch, max_batch_size=batch_size), gate, started, batches
+
+
+def test_interactive_work_goes_before_queued_bulk_work():
+    scheduler, gate, started, batches = lane_recorder()
+    bulk = scheduler.submit([f"b{i}" for i in range(200)], [10] * 200, lane="bulk")
+    started.wait(10)  # the first bulk batch is running; 192 bulk items wait
+    live = scheduler.submit([f"i{i}" for i in range(5)], [10] * 5)
+    gate.set()
+    assert [f.result(timeout=10) for f in live] == [f"i{i}" for i in range(5)]
+    assert [f.result(timeout=10) for f in bulk] == [f"b{i}" for i in range(200)]
+    scheduler.close()
+    assert batches[0][0] == "b0" and batches[1] == [f"i{i}" for i in range(5)]  # after the batch in progress
+    assert all(all(x[0] == batch[0][0] for x in batch) for batch in batches)  # lanes never share a batch
+
+
+def test_bulk_work_is_not_starved_by_a_stream_of_interactive_work():
+    scheduler, gate, started, batches = lane_recorder(batch_size=2)
+    first = scheduler.submit(["i-first"], [1])
+    started.wait(10)
+    bulk = scheduler.submit(["b0", "b1", "b2", "b3"], [1] * 4, lane="bulk")
+    live = scheduler.submit([f"i{i}" for i in range(20)], [1] * 20)
+    gate.set()
+    for future in first + bulk + live:
+        future.result(timeout=10)
+    scheduler.close()
+    lanes = "".join(batch[0][0] for batch in batches)
+    # The first batch, then 4 interactive batches and 1 bulk batch in turn while both lanes hold work.
+    assert lanes.startswith("i" + "iiiib" + "iiiib"), lanes
+
+
 class FakeOutOfMemory(RuntimeError):
     """Stands in for torch.cuda.OutOfMemoryError, which the CPU cannot raise."""
 

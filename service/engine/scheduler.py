@@ -6,6 +6,11 @@ batch around the *oldest* waiting item — so nothing waits behind later work fo
 the same-key items closest to it in length, bounded by ``max_batch_tokens`` (rows × longest row) and
 ``max_batch_size``, after waiting at most ``max_wait_ms`` for the batch to fill. A batch that raises (CUDA out of
 memory, a bad item) is split in halves and retried down to single items, so only an item that fails alone fails.
+
+Two lanes: ``interactive`` (synchronous requests, interactive jobs) and ``bulk`` (jobs, archives). A batch is formed
+from the interactive lane whenever it holds work, so a live request waits for at most the batch in progress; bulk
+is never starved: after ``INTERACTIVE_STREAK`` interactive batches in a row while bulk work waits, the next batch is
+bulk. Batches never mix lanes.
 """
 
 import asyncio
@@ -24,6 +29,8 @@ from ..errors import InferenceFailed, Overloaded, ShuttingDown, TooLargeForQueue
 log = logging.getLogger(__name__)
 
 RunBatch = Callable[[list[Any], Hashable], Sequence[Any]]
+LANES = ("interactive", "bulk")
+INTERACTIVE_STREAK = 4  # interactive batches in a row while bulk waits, then one bulk batch
 
 
 @dataclass(eq=False)
@@ -73,9 +80,10 @@ class BatchScheduler:
         self.on_batch = on_batch  # (engine, rows, padded tokens, seconds) after each batch
         self.stats = SchedulerStats()
         self._items_per_s = 0.0  # how fast the queue drains (moving average over batches), for Retry-After
-        # Arrival order. Items taken from the middle stay as tombstones until they reach the front.
-        self._queue: deque[_Item] = deque()
+        # Per lane, arrival order. Items taken from the middle stay as tombstones until they reach the front.
+        self._queues: dict[str, deque[_Item]] = {lane: deque() for lane in LANES}
         self._live = 0
+        self._streak = 0  # interactive batches in a row while bulk work waited
         # Batches are formed from the oldest items only (a window), so forming one costs O(window), not O(queue).
         self._window_size = max(8 * max_batch_size, 256)
         self._cond = threading.Condition()
@@ -106,9 +114,11 @@ class BatchScheduler:
             return 1
         return max(1, min(60, math.ceil(excess / self._items_per_s)))
 
-    def submit(self, payloads: Sequence[Any], costs: Sequence[int], key: Hashable = None) -> list[Future]:
-        """Queue items; all or none (a request is never half-queued). Raises Overloaded when the queue is full, and
-        TooLargeForQueue when it could never hold them."""
+    def submit(
+        self, payloads: Sequence[Any], costs: Sequence[int], key: Hashable = None, lane: str = "interactive"
+    ) -> list[Future]:
+        """Queue items in a lane; all or none (a request is never half-queued). Raises Overloaded when the queue
+        (both lanes together) is full, and TooLargeForQueue when it could never hold them."""
         items = [_Item(p, max(1, int(c)), key) for p, c in zip(payloads, costs, strict=True)]
         self.check_fits(len(items))
         with self._cond:
@@ -117,16 +127,18 @@ class BatchScheduler:
             if self._live + len(items) > self.max_queued_items:
                 retry = self.retry_after_s(len(items))
                 raise Overloaded(f"{self.name} queue is full ({self._live} items waiting); retry in {retry} s", retry)
-            self._queue.extend(items)
+            self._queues[lane].extend(items)
             self._live += len(items)
             self._cond.notify()
         return [item.future for item in items]
 
-    async def run(self, payloads: Sequence[Any], costs: Sequence[int], key: Hashable = None) -> list[Any]:
+    async def run(
+        self, payloads: Sequence[Any], costs: Sequence[int], key: Hashable = None, lane: str = "interactive"
+    ) -> list[Any]:
         """Submit and await every item's result; cancelling the awaiting task drops its items not yet started."""
         if not payloads:
             return []
-        futures = self.submit(payloads, costs, key)
+        futures = self.submit(payloads, costs, key, lane)
         try:
             return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
         except BaseException:
@@ -141,8 +153,9 @@ class BatchScheduler:
             self._cond.notify_all()
         self._thread.join(timeout_s)
         with self._cond:
-            leftover = [item for item in self._queue if not item.taken]
-            self._queue.clear()
+            leftover = [item for queue in self._queues.values() for item in queue if not item.taken]
+            for queue in self._queues.values():
+                queue.clear()
             self._live = 0
         for item in leftover:
             if item.future.set_running_or_notify_cancel():
@@ -161,7 +174,7 @@ class BatchScheduler:
     def _wait_for_batch(self) -> list[_Item] | None:
         """With the lock held: wait until a batch is due, then take it. None once closed."""
         while True:
-            window = self._window()
+            lane, window = self._next_lane()
             if window:
                 break
             if self._closed:
@@ -173,16 +186,25 @@ class BatchScheduler:
             if due <= 0 or self._can_fill(window):
                 break
             self._cond.wait(due)
-            window = self._window()
+            lane, window = self._next_lane()  # an interactive item may have arrived meanwhile
             if not window:
                 return []
         if self._closed:
             return None
+        bulk_waits = lane == "interactive" and bool(self._window("bulk"))
+        self._streak = self._streak + 1 if bulk_waits else 0
         return self._take_batch(window)
 
-    def _window(self) -> list[_Item]:
-        """The oldest live items, up to the window size; drops taken and cancelled items off the front."""
-        queue = self._queue
+    def _next_lane(self) -> tuple[str, list[_Item]]:
+        """The lane the next batch comes from, and its window: interactive first, bulk after a streak."""
+        interactive, bulk = self._window("interactive"), self._window("bulk")
+        if interactive and not (bulk and self._streak >= INTERACTIVE_STREAK):
+            return "interactive", interactive
+        return "bulk", bulk
+
+    def _window(self, lane: str) -> list[_Item]:
+        """The oldest live items of a lane, up to the window size; drops taken and cancelled items off the front."""
+        queue = self._queues[lane]
         while queue and (queue[0].taken or queue[0].future.cancelled()):
             if not queue.popleft().taken:
                 self._live -= 1  # cancelled before it was taken
