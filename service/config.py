@@ -97,6 +97,19 @@ class Settings(BaseSettings):
     )
     cache_ttl_s: int = Field(30 * 86400, ge=1, description="lifetime of a Redis entry")
 
+    # --- jobs and webhooks -------------------------------------------------------------------------------------------
+    jobs_db: Path | None = Field(None, description="the SQLite file of accepted jobs; default: <models_dir>/jobs/jobs.sqlite3")
+    job_concurrency: int = Field(4, ge=0, description="jobs run at once (0: accept jobs, run none: an intake replica)")
+    job_timeout_s: float = Field(3600.0, gt=0, description="time one job may run before it fails")
+    job_ttl_s: int = Field(7 * 86400, ge=60, description="how long a finished job and its result are kept")
+    max_queued_jobs: int = Field(10_000, ge=1, description="jobs waiting; 429 above")
+    webhook_secret: SecretStr | None = Field(None, description="HMAC key of webhook signatures; no secret, no webhooks")
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list, description="JSON list of hosts webhooks may go to (\"*.example.com\" allowed)"
+    )
+    webhook_allow_link_local: bool = Field(False, description="allow link-local/metadata callback addresses")
+    webhook_max_attempts: int = Field(8, ge=1, description="delivery attempts (back-off 2, 4, 8 … up to 300 s)")
+
     # --- access -----------------------------------------------------------------------------------------------------
     api_keys: list[SecretStr] = Field(default_factory=list, description="JSON list of accepted keys; empty = open")
     api_keys_file: Path | None = Field(None, description="file with one accepted key per line (secrets managers)")

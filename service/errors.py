@@ -59,5 +59,15 @@ class InferenceFailed(ServiceError):
     code = "inference_failed"
 
 
+class CallbackRefused(ServiceError):
+    """A job's callback_url that the webhook rules refuse (host not allowed, blocked address, no secret)."""
+
+    code = "callback_refused"
+
+
+class JobNotFound(ServiceError):
+    code = "job_not_found"
+
+
 class ModelFilesMissing(ServiceError):
     code = "model_files_missing"

@@ -36,8 +36,10 @@ def tiny_models(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings_factory(tiny_models):
+def settings_factory(tiny_models, tmp_path_factory):
     from service.config import Settings
+
+    jobs_db = tmp_path_factory.mktemp("jobs") / "jobs.sqlite3"  # not in the (persistent) test-models folder
 
     def make(**overrides):
         base = dict(
@@ -48,6 +50,7 @@ def settings_factory(tiny_models):
             offline=True,
             max_wait_ms=2,
             cache="off",  # tests count engine work; the translation memory's own tests turn it on
+            jobs_db=str(jobs_db),
         )
         return Settings(**(base | overrides))
 

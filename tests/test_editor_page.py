@@ -1,5 +1,6 @@
 """The editor's page in a real headless Chromium (Debian's package, driven by Playwright), against live servers."""
 
+import json
 import os
 import re
 import shutil
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SEED_TEXT
+from .conftest import ROOT, SEED_TEXT, running_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # The README's picture is refreshed only when asked (UPDATE_SCREENSHOT=1): a test run leaves the tree unchanged.
@@ -89,3 +90,24 @@ def test_readable_on_a_phone(browser, live_server):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # no sideways scrolling
     assert "Devanagari" in page.evaluate("getComputedStyle(document.querySelector('#article')).fontFamily")
+
+
+def test_a_background_job_shows_its_progress_then_its_result(browser, live_server, tiny_models, tmp_path):
+    page = browser.new_page()
+    page.goto(live_server + "/")
+    page.fill("#article", "भाजपा ने आज दिल्ली में बैठक की। कांग्रेस ने विरोध किया।")
+    page.check("#as-job")
+    with page.expect_request("**/jobs") as posted:
+        page.click("#submit")
+    assert json.loads(posted.value.post_data)["priority"] == "interactive"
+    page.wait_for_selector("#result:not([hidden])", timeout=120_000)
+    assert page.text_content("#summary-hi-text").strip() not in ("", "—")
+    # On an intake replica (runs no job) the job stays queued: the page says so, and keeps asking.
+    with running_server(tiny_models, tmp_path, job_concurrency=0) as (url, _):
+        page.goto(url + "/")
+        page.fill("#article", "भाजपा ने आज दिल्ली में बैठक की।")
+        page.check("#as-job")
+        page.click("#submit")
+        page.wait_for_selector("#status:has-text('Queued')", timeout=60_000)
+        assert re.search(r"Job \S+…: Queued \(\d+ s\)", page.text_content("#status"))
+        assert page.is_disabled("#submit")

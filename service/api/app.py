@@ -14,7 +14,10 @@ from fastapi.staticfiles import StaticFiles
 
 from ..config import Settings
 from . import errors
+from ..jobs import JobStore
 from .access import DOCS_ASSETS, AccessGuard
+from .jobs import JobRunner
+from .jobs import router as jobs_router
 from .metrics import Metrics, ObserveRequests
 from .middleware import RequestGuard
 from .routes import STATIC_DIR, VERSION, router
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None, runtime_factory=None) -> FastAP
                 metrics.watch_runtime(state.runtime)
                 if settings.warmup:
                     await _warm_up(state.runtime)
+                state.jobs.start(state.runtime)
                 state.ready = True
                 metrics.ready.set(1)
                 log.info("models loaded and warm; ready")
@@ -61,12 +65,20 @@ def create_app(settings: Settings | None = None, runtime_factory=None) -> FastAP
                     state.on_load_failure()
 
         state.loop = asyncio.get_running_loop()
+        # Jobs are accepted from the first moment (durably), and run once the models are ready.
+        store = await asyncio.to_thread(JobStore, settings.jobs_db or Path(settings.models_dir) / "jobs" / "jobs.sqlite3")
+        if requeued := await asyncio.to_thread(store.requeue_running):
+            log.info("%d jobs cut off by the last stop are queued again", requeued)
+        state.jobs = JobRunner(store, settings, metrics)
+        metrics.watch_jobs(store)
         state.loader = asyncio.create_task(load())
         yield
         state.shutting_down, state.ready = True, False
         metrics.ready.set(0)
         if not state.loader.done():
             await asyncio.wait({state.loader}, timeout=60)
+        await state.jobs.stop()
+        await asyncio.to_thread(store.close)
         if state.runtime is not None:  # a batch still running is not waited for long: its requests were answered
             await asyncio.to_thread(state.runtime.close, ENGINE_STOP_S)
 
@@ -90,6 +102,7 @@ def create_app(settings: Settings | None = None, runtime_factory=None) -> FastAP
 
     state.cut_off = cut_off
     app.include_router(router)
+    app.include_router(jobs_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount(DOCS_ASSETS, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs-assets")
 

@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 
 STATUS = {
     errors.InvalidText: 422,
+    errors.CallbackRefused: 422,
+    errors.JobNotFound: 404,
     errors.UnsupportedLanguage: 422,
     errors.ArticleTooLong: 413,
     errors.TooLargeForQueue: 413,

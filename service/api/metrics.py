@@ -30,6 +30,8 @@ class Metrics:
         self.ready = Gauge("service_ready", "1 when /readyz says ready", registry=r)
         self.cache_lookups = Counter("translation_memory_lookups", "translation memory lookups by model and result", ["model", "result"], registry=r)
         self.cache_errors = Counter("translation_memory_errors", "translation memory store failures (served without it)", registry=r)
+        self.jobs = Gauge("jobs", "jobs in the store by status", ["status"], registry=r)
+        self.webhook_failures = Counter("webhook_failures", "webhook delivery attempts that failed", registry=r)
         self.cache_size = Gauge("translation_memory_size_bytes", "bytes the translation memory's store uses", registry=r)  # fmt: skip
 
     # --- hooks the engine and pipeline call ---------------------------------------------------------------------
@@ -63,6 +65,12 @@ class Metrics:
             self.gpu_memory.set_function(runtime.gpu_memory_bytes)
         if runtime.pipeline.memory is not None:
             self.cache_size.set_function(runtime.pipeline.memory.size_bytes)
+
+    def watch_jobs(self, store) -> None:
+        from ..jobs import STATUSES
+
+        for status in STATUSES:
+            self.jobs.labels(status).set_function(lambda s=status: store.counts()[s])
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

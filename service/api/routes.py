@@ -109,6 +109,17 @@ def article_out(result: ArticleResult, runtime) -> schemas.ArticleOut:
 async def summarize(body: schemas.SummarizeRequest, request: Request):
     settings = request.app.state.settings
     runtime = _runtime(request)
+    articles, options = summarize_work(body, settings)
+    if settings.log_article_text:
+        log.info("articles", extra={"request_id": request.state.request_id, "articles": articles})
+    results = await _run(request, lambda deadline: runtime.pipeline.process(articles, options, deadline))
+    if isinstance(results, JSONResponse):
+        return results
+    return summarize_out(body, results, runtime, request.app.state.metrics)
+
+
+def summarize_work(body: schemas.SummarizeRequest, settings, priority: str = "interactive"):
+    """A /summarize body (or a job's) → the pipeline's articles and options; too many articles → 413."""
     if body.articles is not None and len(body.articles) > settings.max_articles_per_request:
         raise ArticleTooLong(
             f"{len(body.articles)} articles in one request; the limit is {settings.max_articles_per_request}"
@@ -122,14 +133,15 @@ async def summarize(body: schemas.SummarizeRequest, request: Request):
         translation_num_beams=o.translation_num_beams,
         summary_num_beams=o.summary_num_beams,
         cache=o.cache,
+        priority=priority,
     )
-    if settings.log_article_text:
-        log.info("articles", extra={"request_id": request.state.request_id, "articles": articles})
-    results = await _run(request, lambda deadline: runtime.pipeline.process(articles, options, deadline))
-    if isinstance(results, JSONResponse):
-        return results
+    return articles, options
+
+
+def summarize_out(body: schemas.SummarizeRequest, results: list[ArticleResult], runtime, metrics):
+    """What /summarize answers (and a job's result holds): one article, or ``{"results": [...]}``."""
     for result in results:
-        request.app.state.metrics.observe_stages(result.timings_ms)
+        metrics.observe_stages(result.timings_ms)
     out = [article_out(r, runtime) for r in results]
     return out[0] if body.articles is None else schemas.SummarizeBatchOut(results=out)
 

@@ -66,6 +66,22 @@ function render(text, result) {
   $("result").hidden = false;
 }
 
+const JOB_WORDS = { queued: "Queued", running: "Running: translating and summarizing" };
+
+async function followJob(statusUrl, headers) {
+  // Polls the job once a second, saying where it is, until it has finished.
+  const started = Date.now();
+  for (;;) {
+    const response = await fetch(statusUrl, { headers });
+    const job = await response.json();
+    if (!response.ok) throw new Error(job.error ? job.error.message : response.statusText);
+    if (!(job.status in JOB_WORDS)) return job;
+    const seconds = Math.round((Date.now() - started) / 1000);
+    $("status").textContent = `Job ${job.job_id.slice(0, 8)}…: ${JOB_WORDS[job.status]} (${seconds} s)`;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
 async function submit(event) {
   event.preventDefault();
   $("error").hidden = true;
@@ -87,13 +103,22 @@ async function submit(event) {
   };
   setBusy(true);
   try {
-    const response = await fetch("/summarize", { method: "POST", headers, body: JSON.stringify(payload) });
+    const asJob = $("as-job").checked;
+    const url = asJob ? "/jobs" : "/summarize";
+    if (asJob) payload.priority = "interactive"; // an editor is waiting for it
+    const response = await fetch(url, { method: "POST", headers, body: JSON.stringify(payload) });
     const body = await response.json().catch(() => null);
     if (!response.ok) {
       showError(response.status, body, response.headers.get("Retry-After"));
       return;
     }
-    render(text, body);
+    if (!asJob) {
+      render(text, body);
+      return;
+    }
+    const job = await followJob(body.status_url, headers);
+    if (job.status === "done") render(text, job.result);
+    else showError(job.error ? job.error.status || 500 : 409, { error: job.error || { message: `The job was ${job.status}.` } });
   } catch (err) {
     showError(0, null);
   } finally {
