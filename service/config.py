@@ -1,15 +1,49 @@
 """All settings of the service: one ``Settings`` object read from ``SUMMARIZER_*`` environment variables (or a
 ``.env`` file). This is the only place defaults live; the README's configuration table mirrors it."""
 
+import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class InvalidSetting(ValueError):
     """A setting that cannot be used as given; ``serve`` stops with its message (exit code 2)."""
+
+
+class KeySpec(BaseModel):
+    """One API key with a name (for metrics and logs), its own rate, and a daily character quota."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: SecretStr
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    rate_per_minute: float | None = Field(None, ge=0, description="this key's rate; default: RATE_LIMIT_PER_MINUTE")
+    daily_chars: int | None = Field(None, ge=1, description="characters of text per UTC day; default: no quota")
+
+
+@dataclass(frozen=True)
+class AcceptedKey:
+    key: str
+    name: str
+    rate_per_minute: float | None = None
+    daily_chars: int | None = None
+
+    @classmethod
+    def of(cls, spec: "SecretStr | KeySpec") -> "AcceptedKey":
+        if isinstance(spec, KeySpec):
+            key = spec.key.get_secret_value().strip()
+            return cls(key, spec.name or _name_of(key), spec.rate_per_minute, spec.daily_chars)
+        key = spec.get_secret_value().strip()
+        return cls(key, _name_of(key))
+
+
+def _name_of(key: str) -> str:
+    """A plain key's name: a short hash (never the key)."""
+    return "key-" + hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
 DEFAULT_TRANSLATION_MODEL = "ai4bharat/indictrans2-indic-en-dist-200M"
@@ -111,8 +145,14 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(8, ge=1, description="delivery attempts (back-off 2, 4, 8 … up to 300 s)")
 
     # --- access -----------------------------------------------------------------------------------------------------
-    api_keys: list[SecretStr] = Field(default_factory=list, description="JSON list of accepted keys; empty = open")
-    api_keys_file: Path | None = Field(None, description="file with one accepted key per line (secrets managers)")
+    api_keys: list[SecretStr | KeySpec] = Field(
+        default_factory=list,
+        description="JSON list of accepted keys: strings, or {\"key\", \"name\", \"rate_per_minute\", \"daily_chars\"}; "
+        "empty = open",
+    )
+    api_keys_file: Path | None = Field(
+        None, description="file with one accepted key per line, or one JSON object per line (secrets managers)"
+    )
     require_api_key: bool = Field(False, description="refuse to start without at least one key (production)")
     cors_origins: list[str] = Field(default_factory=list, description="JSON list of browser origins allowed (CORS)")
     rate_limit_per_minute: float = Field(0, ge=0, description="requests per minute per key (or client IP); 0 = off")
@@ -126,26 +166,42 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field("json", description="json = one JSON object per log line")
     log_article_text: bool = Field(False, description="debug only: log request texts")
 
-    def accepted_keys(self) -> list[str]:
+    def accepted_keys(self) -> list[AcceptedKey]:
         """Keys from API_KEYS and API_KEYS_FILE together (blank lines and # comments in the file ignored, a BOM and
-        surrounding whitespace stripped). A keys file that is set must give at least one key, and REQUIRE_API_KEY
-        wants one from somewhere: otherwise ``InvalidSetting``, since the service would silently run open."""
-        keys = [k.get_secret_value().strip() for k in self.api_keys]
+        surrounding whitespace stripped; a line starting with ``{`` is a JSON key object). A keys file that is set
+        must give at least one key, and REQUIRE_API_KEY wants one from somewhere: otherwise ``InvalidSetting``, since
+        the service would silently run open; so do two keys with one name."""
+        keys = [AcceptedKey.of(k) for k in self.api_keys]
         if self.api_keys_file is not None:
             try:
                 lines = self.api_keys_file.read_text(encoding="utf-8-sig").splitlines()
             except (OSError, UnicodeDecodeError) as exc:
                 raise InvalidSetting(f"SUMMARIZER_API_KEYS_FILE={self.api_keys_file} cannot be read: {exc}") from None
-            from_file = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+            from_file = [(n, line.strip()) for n, line in enumerate(lines, 1)
+                         if line.strip() and not line.lstrip().startswith("#")]  # fmt: skip
             if not from_file:
                 raise InvalidSetting(f"SUMMARIZER_API_KEYS_FILE={self.api_keys_file} holds no key (only blank or "
                                      "# comment lines); the service would run without keys")  # fmt: skip
-            keys += from_file
-        keys = [key for key in keys if key]
+            for number, line in from_file:
+                keys.append(self._file_key(number, line))
+        keys = [key for key in keys if key.key]
+        names = [key.name for key in keys]
+        if duplicates := sorted({name for name in names if names.count(name) > 1}):
+            raise InvalidSetting(f"two API keys share the name {duplicates[0]!r}; names identify keys in the metrics")
         if self.require_api_key and not keys:
             raise InvalidSetting("SUMMARIZER_REQUIRE_API_KEY is set but no key is configured "
                                  "(SUMMARIZER_API_KEYS or SUMMARIZER_API_KEYS_FILE)")  # fmt: skip
         return keys
+
+    def _file_key(self, number: int, line: str) -> AcceptedKey:
+        if not line.startswith("{"):
+            return AcceptedKey.of(SecretStr(line))
+        try:
+            return AcceptedKey.of(KeySpec.model_validate(json.loads(line)))
+        except (ValueError, ValidationError) as exc:  # the message names the line, never the key
+            fields = sorted({str(e["loc"][0]) for e in exc.errors()}) if isinstance(exc, ValidationError) else []
+            what = f"invalid fields: {', '.join(fields)}" if fields else "not a JSON object"
+            raise InvalidSetting(f"SUMMARIZER_API_KEYS_FILE={self.api_keys_file} line {number}: {what}") from None
 
 
 # Default batch bounds per device type: (max padded tokens, max rows) for translation, then for summaries.

@@ -41,6 +41,12 @@ class Overloaded(ServiceError):
         self.retry_after_s = retry_after_s
 
 
+class QuotaExceeded(Overloaded):
+    """The key's daily character quota is spent; ``retry_after_s`` is the time to its reset (UTC midnight)."""
+
+    code = "quota_exceeded"
+
+
 class ModelNotReady(ServiceError):
     code = "not_ready"
 

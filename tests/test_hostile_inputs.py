@@ -350,7 +350,7 @@ def test_unusable_keys_stop_serve_with_one_line(tmp_path, content, env, message)
 def test_keys_lose_bom_and_whitespace(settings_factory, tmp_path):
     keys = tmp_path / "keys.txt"
     keys.write_bytes("\ufeffkey-one  \r\n\t key-two\n".encode())
-    assert settings_factory(api_keys_file=keys).accepted_keys() == ["key-one", "key-two"]
+    assert [k.key for k in settings_factory(api_keys_file=keys).accepted_keys()] == ["key-one", "key-two"]
 
 
 # --- the command line -----------------------------------------------------------------------------------------------

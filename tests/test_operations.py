@@ -51,6 +51,58 @@ def test_keys_are_never_logged(keyed, caplog):
     assert any(r.caller and r.caller.startswith("key:") for r in lines)
 
 
+def test_named_keys_have_their_own_rate_and_daily_quota(settings_factory, caplog):
+    keys = ["plain-key", {"key": "cms-secret", "name": "cms", "daily_chars": 100},
+            {"key": "slow-secret", "name": "slow", "rate_per_minute": 1}]  # fmt: skip
+    settings = settings_factory(api_keys=keys, rate_limit_per_minute=0, rate_limit_burst=1)
+    text = "भाजपा ने आज दिल्ली में बैठक की और आगे की रणनीति पर चर्चा की।"  # 60 characters
+    assert len(text) == 60
+    with TestClient(create_app(settings)) as client, caplog.at_level(logging.INFO):
+        wait_ready(client)
+        cms, slow, plain = ({"X-API-Key": k} for k in ("cms-secret", "slow-secret", "plain-key"))
+        assert client.post("/translate", json={"text": text}, headers=cms).status_code == 200
+        spent = client.post("/translate", json={"text": text}, headers=cms)
+        assert spent.status_code == 429 and spent.json()["error"]["code"] == "quota_exceeded"
+        assert "resets at" in spent.json()["error"]["message"] and 0 < int(spent.headers["Retry-After"]) <= 86400
+        jobs = client.post("/jobs", json={"text": text}, headers=cms)  # jobs count against it too
+        assert jobs.status_code == 429 and jobs.json()["error"]["code"] == "quota_exceeded"
+        assert client.post("/translate", json={"text": text}, headers=slow).status_code == 200
+        limited = client.post("/translate", json={"text": text}, headers=slow)
+        assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+        for _ in range(3):  # no rate of its own and none global: never limited
+            assert client.post("/translate", json={"text": text}, headers=plain).status_code == 200
+        metrics = client.get("/metrics", headers=plain).text
+        assert 'api_key_characters_total{key="cms"} 60.0' in metrics
+        assert 'api_key_requests_total{key="cms"} 3.0' in metrics
+        assert 'api_key_characters_total{key="key-' in metrics  # a plain key is named by a hash
+    for secret in ("cms-secret", "slow-secret", "plain-key"):
+        assert secret not in metrics and secret not in caplog.text
+
+
+def test_a_bad_key_line_names_the_line_and_never_the_key(settings_factory, tmp_path):
+    from service.config import InvalidSetting
+
+    keys = tmp_path / "keys.txt"
+    keys.write_text('first-key\n{"key": "k2", "name": "cms", "daily_chars": 5000}\n{"key": "leak-me", "quota": 1}\n')
+    with pytest.raises(InvalidSetting) as raised:
+        settings_factory(api_keys_file=keys).accepted_keys()
+    assert "line 3" in str(raised.value) and "quota" in str(raised.value) and "leak-me" not in str(raised.value)
+    keys.write_text('{"key": "k2", "name": "cms", "daily_chars": 5000}\n')
+    [spec] = settings_factory(api_keys_file=keys).accepted_keys()
+    assert (spec.name, spec.daily_chars) == ("cms", 5000)
+    with pytest.raises(InvalidSetting, match="share the name"):
+        settings_factory(api_keys=[{"key": "a", "name": "x"}, {"key": "b", "name": "x"}]).accepted_keys()
+
+
+def test_daily_quota_resets_at_utc_midnight():
+    from service.api.access import DailyQuotas
+
+    quotas, midnight = DailyQuotas(), 20_000 * 86400
+    assert quotas.charge("cms", 100, 80, now=midnight - 10) == 0
+    assert quotas.charge("cms", 100, 30, now=midnight - 10) == 10  # seconds to the reset
+    assert quotas.charge("cms", 100, 30, now=midnight + 1) == 0
+
+
 def test_token_bucket():
     buckets = TokenBuckets(rate_per_minute=60, burst=2)
     assert buckets.take("a", now=0) == 0 and buckets.take("a", now=0) == 0

@@ -3,9 +3,11 @@ when no keys are configured). Keys are never logged: a caller is identified by a
 
 import hashlib
 import hmac
+import threading
 import time
 from collections import OrderedDict
 
+from ..config import AcceptedKey
 from .middleware import send_error
 
 # Health checks, and the editor's page with its static files (the page asks for the key and sends it itself), and
@@ -23,13 +25,34 @@ def presented_key(headers: dict[str, str]) -> str | None:
     return headers.get("x-api-key") or None
 
 
-def key_matches(presented: str, accepted: list[str]) -> bool:
+def matching_key(presented: str, accepted: list[AcceptedKey]) -> AcceptedKey | None:
     """Compare against every key, in constant time each, without stopping at the first match."""
     given = presented.encode()
-    found = False
+    found = None
     for key in accepted:
-        found |= hmac.compare_digest(given, key.encode())
+        if hmac.compare_digest(given, key.key.encode()):
+            found = key
     return found
+
+
+class DailyQuotas:
+    """Characters of text per key name and UTC day (this process's count: each replica counts its own)."""
+
+    def __init__(self):
+        self._used: dict[str, tuple[int, int]] = {}  # name → (day number, characters)
+        self._lock = threading.Lock()
+
+    def charge(self, name: str, limit: int, chars: int, now: float | None = None) -> float:
+        """0 when ``chars`` fit in today's quota (and they are counted), else seconds until it resets."""
+        now = time.time() if now is None else now
+        day = int(now // 86400)
+        with self._lock:
+            used_day, used = self._used.get(name, (day, 0))
+            used = used if used_day == day else 0
+            if used + chars > limit:
+                return (day + 1) * 86400 - now
+            self._used[name] = (day, used + chars)
+            return 0.0
 
 
 def caller_id(key: str) -> str:
@@ -76,10 +99,13 @@ class AccessGuard:
     sent ``failures_per_minute`` wrong keys (a burst of as many, then that rate) gets 429 for every key it sends, the
     right one included (else a guesser would tell a hit from the 429s), until its bucket refills."""
 
-    def __init__(self, app, keys: list[str], rate_per_minute: float, burst: int, failures_per_minute: float = 10):
+    def __init__(self, app, keys: list[AcceptedKey], rate_per_minute: float, burst: int, failures_per_minute: float = 10):
         self.app = app
         self.keys = keys
         self.buckets = TokenBuckets(rate_per_minute, burst) if rate_per_minute > 0 else None
+        # Keys with a rate of their own (0: no limit for that key).
+        self.key_buckets = {k.name: TokenBuckets(k.rate_per_minute, burst) if k.rate_per_minute else None
+                            for k in keys if k.rate_per_minute is not None}  # fmt: skip
         per_minute = max(1, round(failures_per_minute))
         self.failures = TokenBuckets(failures_per_minute, per_minute) if failures_per_minute > 0 else None
 
@@ -99,15 +125,19 @@ class AccessGuard:
                 retry = max(1, round(wait + 0.5))
                 message = f"too many wrong API keys from this address; retry in {retry} s"
                 return await send_error(send, 429, "too_many_failed_keys", message, request_id, [("retry-after", retry)])
-            if not key_matches(key, self.keys):
+            accepted = matching_key(key, self.keys)
+            if accepted is None:
                 if self.failures is not None:
                     self.failures.take(address)
                 return await send_error(send, 403, "invalid_api_key", "this API key is not accepted", request_id)
             caller = caller_id(key)
+            state = scope.setdefault("state", {})
+            state["key_name"], state["daily_chars"] = accepted.name, accepted.daily_chars
+            buckets = self.key_buckets.get(accepted.name, self.buckets)
         else:
-            caller = address
+            caller, buckets = address, self.buckets
         scope.setdefault("state", {})["caller"] = caller
-        if self.buckets is not None and (wait := self.buckets.take(caller)) > 0:
+        if buckets is not None and (wait := buckets.take(caller)) > 0:
             retry = max(1, round(wait + 0.5))
             message = f"rate limit reached for this caller; retry in {retry} s"
             return await send_error(send, 429, "rate_limited", message, request_id, [("retry-after", retry)])

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from ..config import Settings
 from . import errors
 from ..jobs import JobStore
-from .access import DOCS_ASSETS, AccessGuard
+from .access import DOCS_ASSETS, AccessGuard, DailyQuotas
 from .jobs import JobRunner
 from .jobs import router as jobs_router
 from .metrics import Metrics, ObserveRequests
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, runtime_factory=None) -> FastAP
     state = app.state
     state.settings, state.metrics, state.runtime, state.load_error = settings, metrics, None, None
     state.ready, state.shutting_down, state.in_flight, state.on_load_failure = False, False, 0, None
+    state.quotas = DailyQuotas()
     state.request_tasks = set()  # the work of each request in flight, cut off when the shutdown grace is over
 
     def cut_off():

@@ -19,6 +19,7 @@ STATUS = {
     errors.ArticleTooLong: 413,
     errors.TooLargeForQueue: 413,
     errors.Overloaded: 429,
+    errors.QuotaExceeded: 429,
     errors.ModelNotReady: 503,
     errors.ShuttingDown: 503,
     errors.ModelFilesMissing: 503,

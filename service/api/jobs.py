@@ -19,7 +19,7 @@ from ..webhooks import check_callback, deliver
 from ..workers import Deadline
 from . import schemas
 from .errors import STATUS
-from .routes import ERRORS, summarize_out, summarize_work
+from .routes import ERRORS, charge, summarize_out, summarize_work
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -72,6 +72,7 @@ async def submit_job(body: JobRequest, request: Request):
     settings, runner = state.settings, state.jobs
     # The same checks as /summarize, now rather than when the job runs (while the models load, when it runs).
     articles, _ = summarize_work(body, settings)
+    charge(request, [text for _, text in articles])
     if state.ready:
         await state.runtime.pipeline.clean_all(articles, "Deva", Deadline(settings.request_timeout_s))
     if body.callback_url is not None:

@@ -30,6 +30,8 @@ class Metrics:
         self.ready = Gauge("service_ready", "1 when /readyz says ready", registry=r)
         self.cache_lookups = Counter("translation_memory_lookups", "translation memory lookups by model and result", ["model", "result"], registry=r)
         self.cache_errors = Counter("translation_memory_errors", "translation memory store failures (served without it)", registry=r)
+        self.key_requests = Counter("api_key_requests", "text requests per API key name", ["key"], registry=r)
+        self.key_chars = Counter("api_key_characters", "characters of text per API key name", ["key"], registry=r)
         self.jobs = Gauge("jobs", "jobs in the store by status", ["status"], registry=r)
         self.webhook_failures = Counter("webhook_failures", "webhook delivery attempts that failed", registry=r)
         self.cache_size = Gauge("translation_memory_size_bytes", "bytes the translation memory's store uses", registry=r)  # fmt: skip

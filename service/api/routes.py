@@ -1,7 +1,10 @@
 """The HTTP endpoints. They decode requests, hand them to the pipeline and encode its results; nothing else."""
 
 import asyncio
+import math
+import time
 from dataclasses import asdict
+from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -11,7 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ..config import backend_of
-from ..errors import ArticleTooLong, DeadlineExceeded, ModelNotReady, ShuttingDown, UnsupportedLanguage
+from ..errors import (
+    ArticleTooLong,
+    DeadlineExceeded,
+    ModelNotReady,
+    QuotaExceeded,
+    ShuttingDown,
+    UnsupportedLanguage,
+)
 from ..pipeline import ArticleResult, JobOptions
 from ..text.indic_processing import check_language_pair
 from ..workers import Deadline
@@ -37,6 +47,23 @@ try:
     VERSION = version("hindi-news-service")
 except PackageNotFoundError:  # running from a source tree without installing
     VERSION = "0.1.0"
+
+
+def charge(request: Request, texts) -> None:
+    """Count a request's characters against its key (metrics by key name; 429 ``quota_exceeded`` past the key's
+    daily quota, with the time to its reset). Counted on arrival, before any work."""
+    state = request.scope.get("state", {})
+    name, limit = state.get("key_name"), state.get("daily_chars")
+    if name is None:
+        return
+    chars = sum(len(t) for t in texts)
+    metrics = request.app.state.metrics
+    metrics.key_requests.labels(name).inc()
+    if limit is not None and (wait := request.app.state.quotas.charge(name, limit, chars)) > 0:
+        reset = datetime.fromtimestamp(time.time() + wait, timezone.utc).isoformat(timespec="seconds")
+        raise QuotaExceeded(f"the daily quota of {limit} characters for key {name!r} is spent; it resets at {reset}",
+                            max(1, math.ceil(wait)))  # fmt: skip
+    metrics.key_chars.labels(name).inc(chars)
 
 
 def _runtime(request: Request):
@@ -110,6 +137,7 @@ async def summarize(body: schemas.SummarizeRequest, request: Request):
     settings = request.app.state.settings
     runtime = _runtime(request)
     articles, options = summarize_work(body, settings)
+    charge(request, [text for _, text in articles])
     if settings.log_article_text:
         log.info("articles", extra={"request_id": request.state.request_id, "articles": articles})
     results = await _run(request, lambda deadline: runtime.pipeline.process(articles, options, deadline))
@@ -157,6 +185,7 @@ async def translate(body: schemas.TranslateRequest, request: Request):
     texts = body.texts if body.texts is not None else [body.text]
     if len(texts) > settings.max_texts_per_request:
         raise ArticleTooLong(f"{len(texts)} texts in one request; the limit is {settings.max_texts_per_request}")
+    charge(request, texts)
     script = body.source_lang.split("_")[1]
     pipeline = runtime.pipeline
 
