@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from .errors import ArticleTooLong, InvalidText
 from .text.checks import clean_article
+from .text.html_doc import HtmlDocument
 from .text.splitting import ArticleLayout, split_article, split_sentences
 from .workers import Deadline, TextWorkers
 
@@ -28,6 +29,8 @@ class JobOptions:
     summary_num_beams: int | None = None
     cache: bool = True  # False: nothing of the request is looked up in or written to the translation memory
     priority: str = "interactive"  # the engines' lane: "interactive" or "bulk" (service.engine.scheduler)
+    format: str = "text"  # "html": the text is a post body; its translation keeps the markup (text.html_doc)
+    html_attributes: bool = False  # HTML mode: translate alt and title attributes too
 
 
 @dataclass
@@ -47,6 +50,7 @@ class ArticleResult:
     summary_en: str | None = None
     translation_en: str | None = None
     paragraphs_en: list[str] | None = None
+    translation_html: str | None = None
     input_tokens: int = 0
     truncated: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -79,10 +83,14 @@ class Pipeline:
         self.memory = memory
 
     async def clean_all(
-        self, texts: Sequence[tuple[str, str]], script: str = "Deva", deadline: Deadline | None = None
-    ) -> list[tuple[str, ArticleLayout, float]]:
-        """``clean`` every (label, text) on a text worker, the deadline checked between texts: (text, layout, ms)
-        each. The first bad text fails the whole request; its label names it when there are several; a request with
+        self,
+        texts: Sequence[tuple[str, str]],
+        script: str = "Deva",
+        deadline: Deadline | None = None,
+        options: "JobOptions | None" = None,
+    ) -> list[tuple[str, ArticleLayout, float, "HtmlDocument | None"]]:
+        """``clean`` every (label, text) on a text worker, the deadline checked between texts: (text, layout, ms,
+        the parsed document in HTML mode) each. The first bad text fails the whole request; its label names it when there are several; a request with
         more sentences than the translation queue can ever hold fails with ``TooLargeForQueue``."""
         checked = deadline or Deadline()
 
@@ -91,11 +99,16 @@ class Pipeline:
             for label, text in texts:
                 checked.check()
                 started = time.perf_counter()
-                cleaned.append((*self.clean(text, label if len(texts) > 1 else "", script), _ms_since(started)))
+                document = None
+                if options is not None and options.format == "html":
+                    document = HtmlDocument(text, options.html_attributes)
+                    text = document.plain_text()  # what is checked, split and summarized
+                cleaned.append((*self.clean(text, label if len(texts) > 1 else "", script), _ms_since(started),
+                                document))  # fmt: skip
             return cleaned
 
         cleaned = await self.text_workers.run(deadline, clean_each)
-        self.translation_engine.check_fits(sum(len(layout.sentences) for _, layout, _ in cleaned))
+        self.translation_engine.check_fits(sum(len(layout.sentences) for _, layout, _, _ in cleaned))
         return cleaned
 
     def clean(self, text: str, label: str = "", script: str = "Deva") -> tuple[str, ArticleLayout]:
@@ -169,6 +182,30 @@ class Pipeline:
         """A whole text, paragraph-preserving: returns (English text, English paragraphs)."""
         return layout.join(await self.translate_sentences(layout.sentences, src_lang, num_beams, deadline, use_memory))
 
+    async def translate_document(
+        self,
+        document: "HtmlDocument",
+        src_lang: str = "hin_Deva",
+        num_beams: int | None = None,
+        deadline: Deadline | None = None,
+        use_memory: bool = True,
+        tally: CacheTally | None = None,
+        lane: str = "interactive",
+    ) -> tuple[str, list[str]]:
+        """HTML mode: every text node's sentences translated (pooled with all other work), written back into the
+        document: (sanitized HTML, English paragraphs)."""
+        texts = document.texts
+        sentences, owners = [], []
+        for index, text in enumerate(texts):
+            for sentence in split_sentences(text) or [text.strip()]:
+                sentences.append(sentence)
+                owners.append(index)
+        english = await self.translate_sentences(sentences, src_lang, num_beams, deadline, use_memory, tally, lane)
+        per_text: list[list[str]] = [[] for _ in texts]
+        for index, sentence in zip(owners, english, strict=True):
+            per_text[index].append(sentence)
+        return await self.text_workers.run(deadline, document.fill, [" ".join(parts) for parts in per_text])
+
     # --- summaries ----------------------------------------------------------------------------------------------
     async def summarize_hindi(
         self,
@@ -209,6 +246,7 @@ class Pipeline:
         text: str,
         layout: ArticleLayout,
         split_ms: float,
+        document: "HtmlDocument | None",
         options: JobOptions,
         deadline: Deadline | None = None,
     ) -> ArticleResult:
@@ -218,11 +256,18 @@ class Pipeline:
 
         async def translation():
             t0 = time.perf_counter()
-            english = await self.translate_sentences(
-                layout.sentences, "hin_Deva", options.translation_num_beams, deadline, options.cache, result.cache,
-                options.priority,
-            )
-            result.translation_en, result.paragraphs_en = layout.join(english)
+            if document is not None:
+                result.translation_html, result.paragraphs_en = await self.translate_document(
+                    document, "hin_Deva", options.translation_num_beams, deadline, options.cache, result.cache,
+                    options.priority,
+                )
+                result.translation_en = "\n".join(result.paragraphs_en)
+            else:
+                english = await self.translate_sentences(
+                    layout.sentences, "hin_Deva", options.translation_num_beams, deadline, options.cache,
+                    result.cache, options.priority,
+                )
+                result.translation_en, result.paragraphs_en = layout.join(english)
             result.timings_ms["translate"] = _ms_since(t0)
 
         async def summaries():
@@ -259,7 +304,7 @@ class Pipeline:
         self, articles: list[tuple[str, str]], options: JobOptions, deadline: Deadline | None = None
     ) -> list[ArticleResult]:
         """Every article validated first (nothing runs for a request with a bad one), then all concurrently."""
-        cleaned = await self.clean_all(articles, "Deva", deadline)
+        cleaned = await self.clean_all(articles, "Deva", deadline, options)
         self.summary_engine.check_fits(len(cleaned))
         jobs = [(article_id, *item) for (article_id, _), item in zip(articles, cleaned)]
         tasks = [asyncio.ensure_future(self.process_article(*job, options, deadline)) for job in jobs]

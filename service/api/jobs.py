@@ -71,10 +71,10 @@ async def submit_job(body: JobRequest, request: Request):
     state = request.app.state
     settings, runner = state.settings, state.jobs
     # The same checks as /summarize, now rather than when the job runs (while the models load, when it runs).
-    articles, _ = summarize_work(body, settings)
+    articles, options = summarize_work(body, settings)
     charge(request, [text for _, text in articles])
     if state.ready:
-        await state.runtime.pipeline.clean_all(articles, "Deva", Deadline(settings.request_timeout_s))
+        await state.runtime.pipeline.clean_all(articles, "Deva", Deadline(settings.request_timeout_s), options)
     if body.callback_url is not None:
         if settings.webhook_secret is None:
             raise CallbackRefused("this service sends no webhooks: SUMMARIZER_WEBHOOK_SECRET is not set")

@@ -110,7 +110,8 @@ async def _run(request: Request, work):
 def article_out(result: ArticleResult, runtime) -> schemas.ArticleOut:
     translation = None
     if result.translation_en is not None:
-        translation = schemas.Translation(en=result.translation_en, paragraphs=result.paragraphs_en or [])
+        translation = schemas.Translation(en=result.translation_en, paragraphs=result.paragraphs_en or [],
+                                          html=result.translation_html)  # fmt: skip
     return schemas.ArticleOut(
         id=result.id,
         summary=schemas.Summary(hi=result.summary_hi, en=result.summary_en),
@@ -162,6 +163,8 @@ def summarize_work(body: schemas.SummarizeRequest, settings, priority: str = "in
         summary_num_beams=o.summary_num_beams,
         cache=o.cache,
         priority=priority,
+        format=o.format,
+        html_attributes=o.html_attributes,
     )
     return articles, options
 
@@ -189,19 +192,29 @@ async def translate(body: schemas.TranslateRequest, request: Request):
     script = body.source_lang.split("_")[1]
     pipeline = runtime.pipeline
 
+    options = JobOptions(format=body.format, html_attributes=body.html_attributes)
+
+    async def one(layout, document, deadline) -> schemas.TranslationOut:
+        if document is None:
+            text, paragraphs = await pipeline.translate_layout(layout, body.source_lang, body.num_beams, deadline,
+                                                               body.cache)  # fmt: skip
+            return schemas.TranslationOut(translation=text, paragraphs=paragraphs)
+        html, paragraphs = await pipeline.translate_document(document, body.source_lang, body.num_beams, deadline,
+                                                             body.cache)  # fmt: skip
+        return schemas.TranslationOut(translation="\n".join(paragraphs), paragraphs=paragraphs, html=html)
+
     async def work(deadline):
-        cleaned = await pipeline.clean_all([(str(i), t) for i, t in enumerate(texts)], script, deadline)
-        jobs = [pipeline.translate_layout(layout, body.source_lang, body.num_beams, deadline, body.cache) for _, layout, _ in cleaned]
-        return await asyncio.gather(*jobs)
+        labelled = [(str(i), t) for i, t in enumerate(texts)]
+        cleaned = await pipeline.clean_all(labelled, script, deadline, options)
+        return await asyncio.gather(*(one(layout, document, deadline) for _, layout, _, document in cleaned))
 
     results = await _run(request, work)
     if isinstance(results, JSONResponse):
         return results
     common = {"source_lang": body.source_lang, "target_lang": body.target_lang}
     if body.text is not None:
-        return schemas.TranslateOut(translation=results[0][0], paragraphs=results[0][1], **common)
-    items = [schemas.TranslationOut(translation=text, paragraphs=paragraphs) for text, paragraphs in results]
-    return schemas.TranslateOut(translations=items, **common)
+        return schemas.TranslateOut(**results[0].model_dump(), **common)
+    return schemas.TranslateOut(translations=results, **common)
 
 
 @router.get("/", include_in_schema=False)

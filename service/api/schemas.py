@@ -44,6 +44,10 @@ class SummarizeOptions(Strict):
     cache: bool = Field(
         True, description="false: the translation memory is neither read nor written for this request (embargoed text)"
     )
+    format: Literal["text", "html"] = Field(
+        "text", description="html: the text is a post body; translation.html keeps its markup (sanitized)"
+    )
+    html_attributes: bool = Field(False, description="html: also translate alt and title attributes")
 
     @model_validator(mode="after")
     def _something_to_do(self):
@@ -120,6 +124,7 @@ class Summary(BaseModel):
 class Translation(BaseModel):
     en: str
     paragraphs: list[str]
+    html: str | None = Field(None, description="format html: the post body with its text in English")
 
 
 class ArticleOut(BaseModel):
@@ -144,6 +149,8 @@ class TranslateRequest(Strict):
     target_lang: str = Field("eng_Latn", max_length=20)
     num_beams: int | None = Field(None, ge=1, le=8)
     cache: bool = Field(True, description="false: the translation memory is neither read nor written (embargoed text)")
+    format: Literal["text", "html"] = Field("text", description="html: each text is an HTML fragment; markup kept")
+    html_attributes: bool = Field(False, description="html: also translate alt and title attributes")
 
     @model_validator(mode="after")
     def _one_form(self):
@@ -155,12 +162,14 @@ class TranslateRequest(Strict):
 class TranslationOut(BaseModel):
     translation: str
     paragraphs: list[str]
+    html: str | None = None
 
 
 class TranslateOut(BaseModel):
     translation: str | None = Field(None, description="set for the 'text' form")
     paragraphs: list[str] | None = Field(None, description="set for the 'text' form")
     translations: list[TranslationOut] | None = Field(None, description="set for the 'texts' form, in order")
+    html: str | None = Field(None, description="format html, 'text' form: the document in English")
     source_lang: str
     target_lang: str
 
