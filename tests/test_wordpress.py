@@ -1,28 +1,61 @@
-"""The WordPress plugin in a real WordPress (Debian's package + MariaDB), against a live service on tiny models.
-Slow to set up (a package install on a fresh machine), so it runs only with WORDPRESS_E2E=1 (as root)."""
+"""The WordPress plugin in a real WordPress (Debian's package + MariaDB), against a live service on tiny models:
+publish → job → signed webhook → post meta; the panel's button; forged signatures; the service down. Slow to set
+up (a package install on a fresh machine), so it runs only with WORDPRESS_E2E=1 (as root)."""
 
+import hashlib
+import hmac
+import json
 import os
 import re
 import subprocess
+import time
 
 import httpx
 import pytest
 
-from .conftest import ROOT, free_port
+from .conftest import ROOT, free_port, running_server
 
 pytestmark = pytest.mark.skipif(os.environ.get("WORDPRESS_E2E") != "1", reason="set WORDPRESS_E2E=1 to run")
 KEY = "secret-e2e-key"
+SECRET = "webhook-e2e-secret"
 
 
 @pytest.fixture(scope="module")
-def wordpress(live_server):
+def service(tiny_models, tmp_path_factory):
+    """A service that may send webhooks to this machine's WordPress, signed with SECRET."""
+    with running_server(tiny_models, tmp_path_factory.mktemp("wp-service"), api_keys=json.dumps([KEY]),
+                        webhook_secret=SECRET, webhook_allowed_hosts='["127.0.0.1"]') as (url, _):  # fmt: skip
+        yield url
+
+
+@pytest.fixture(scope="module")
+def wordpress(service):
     setup = ROOT / "integrations" / "wordpress" / "e2e_setup.sh"
-    done = subprocess.run(["bash", str(setup), live_server, str(free_port()), KEY], capture_output=True, text=True,
-                          timeout=900, check=True)  # fmt: skip
+    done = subprocess.run(["bash", str(setup), service, str(free_port()), KEY, SECRET], capture_output=True,
+                          text=True, timeout=900, check=True)  # fmt: skip
     url, post_id = done.stdout.strip().splitlines()[-1].split()
     yield url, int(post_id)
     subprocess.run(["pkill", "-f", f"php -S {url.removeprefix('http://')}"], check=False)
     subprocess.run(["mysqladmin", "shutdown"], check=False, capture_output=True)
+
+
+def wp_php(code: str, **env) -> str:
+    """PHP run inside this WordPress (hooks and all); what it echoes."""
+    script = "$_SERVER['HTTP_HOST']='127.0.0.1'; require '/usr/share/wordpress/wp-load.php';" + code
+    done = subprocess.run(["php", "-r", script], env=os.environ | env, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def meta(post_id: int, key: str) -> str:
+    return wp_php(f"echo get_post_meta({post_id}, '{key}', true);")
+
+
+def wait_state(post_id: int, timeout_s: float = 120) -> str:
+    deadline = time.monotonic() + timeout_s
+    while (state := meta(post_id, "_hns_state")) == "queued":
+        assert time.monotonic() < deadline, "the job's result never arrived"
+        time.sleep(0.5)
+    return state
 
 
 def login(url: str, user: str, password: str) -> httpx.Client:
@@ -36,47 +69,78 @@ def login(url: str, user: str, password: str) -> httpx.Client:
 
 def nonce_on(http: httpx.Client, post_id: int) -> str:
     page = http.get(f"/wp-admin/post.php?post={post_id}&action=edit").text
-    assert KEY not in page  # the key stays on the server
+    assert KEY not in page and SECRET not in page  # the secrets stay on the server
     return re.search(r'id="hns-panel" data-post="\d+" data-nonce="([0-9a-f]+)"', page).group(1)
 
 
-def summarize(http: httpx.Client, post_id: int, nonce: str) -> httpx.Response:
-    return http.post("/wp-admin/admin-ajax.php", data={"action": "hns_summarize", "post_id": post_id, "nonce": nonce})
+def ajax(http: httpx.Client, action: str, post_id: int, nonce: str) -> httpx.Response:
+    return http.post("/wp-admin/admin-ajax.php", data={"action": action, "post_id": post_id, "nonce": nonce})
 
 
-def test_the_action_fills_the_three_meta_fields(wordpress):
+def test_publishing_fills_the_meta_through_the_signed_webhook(wordpress):
+    url, post_id = wordpress
+    started = time.monotonic()
+    wp_php(f"wp_update_post(array('ID' => {post_id}, 'post_status' => 'publish'));")
+    assert time.monotonic() - started < 30  # publishing submitted a job; it did not wait for the work
+    assert wait_state(post_id) == "done"
+    assert meta(post_id, "summary_hi") and meta(post_id, "summary_en")
+    html = meta(post_id, "translation_html_en")
+    assert html.count("<p>") == 2 and "बीजेपी" not in html  # the post's two paragraphs, markup kept, translated
+    assert meta(post_id, "translation_en").count("\n") == 1
+
+
+def test_the_panel_button_runs_a_job_and_shows_it(wordpress):
     url, post_id = wordpress
     admin = login(url, "editor-admin", "admin-pass-e2e")
-    reply = summarize(admin, post_id, nonce_on(admin, post_id))
-    assert reply.status_code == 200, reply.text
-    data = reply.json()["data"]
-    assert data["summary_hi"] and data["summary_en"] and data["translation_en"].count("\n") == 1  # two paragraphs
+    nonce = nonce_on(admin, post_id)
+    reply = ajax(admin, "hns_summarize", post_id, nonce)
+    assert reply.status_code == 200 and reply.json()["data"]["state"] == "queued", reply.text
+    deadline = time.monotonic() + 120
+    while (status := ajax(admin, "hns_status", post_id, nonce).json()["data"])["state"] == "queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert status["state"] == "done" and status["summary_en"]
     page = admin.get(f"/wp-admin/post.php?post={post_id}&action=edit").text
-    assert data["summary_en"].split()[0] in page  # stored as post meta and shown in the panel
+    assert "Summaries are up to date." in page and status["summary_en"].split()[0] in page
     assert KEY not in admin.get("/wp-admin/options-general.php?page=hns").text
+
+
+def test_a_forged_or_stale_signature_is_refused(wordpress):
+    url, post_id = wordpress
+    job = meta(post_id, "_hns_job")
+    body = json.dumps({"job_id": job, "status": "done", "result": {"summary": {"hi": "जाली"}}}).encode()
+    route = url + "/index.php?rest_route=/hns/v1/result"
+
+    def post(secret: str, stamp: int) -> httpx.Response:
+        signature = "sha256=" + hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        return httpx.post(route, content=body, headers={"Content-Type": "application/json", "X-Signature": signature,
+                                                         "X-Signature-Timestamp": str(stamp)})  # fmt: skip
+
+    assert post("not-the-secret", int(time.time())).status_code == 401
+    assert post(SECRET, int(time.time()) - 3600).status_code == 401  # a replay an hour later
+    assert meta(post_id, "summary_hi") != "जाली"
 
 
 def test_without_the_capability_the_action_is_refused(wordpress):
     url, post_id = wordpress
     writer = login(url, "writer", "writer-pass-e2e")
     own_draft = int(re.search(r"post=(\d+)&amp;action=edit", writer.get("/wp-admin/edit.php").text).group(1))
-    reply = summarize(writer, post_id, nonce_on(writer, own_draft))  # a valid nonce, someone else's post
+    reply = ajax(writer, "hns_summarize", post_id, nonce_on(writer, own_draft))  # a valid nonce, someone else's post
     assert reply.status_code == 403 and "not allowed" in reply.json()["data"]["message"]
-    assert summarize(writer, post_id, "0123456789").status_code == 403  # a forged nonce
+    assert ajax(writer, "hns_summarize", post_id, "0123456789").status_code == 403  # a forged nonce
 
 
-def set_service_url(service_url: str) -> None:
-    script = ("$_SERVER['HTTP_HOST']='127.0.0.1'; require '/usr/share/wordpress/wp-load.php';"
-              "$s = get_option('hns_settings'); $s['url'] = getenv('HNS_URL'); update_option('hns_settings', $s);")  # fmt: skip
-    subprocess.run(["php", "-r", script], env=os.environ | {"HNS_URL": service_url}, check=True, capture_output=True)
-
-
-def test_errors_reach_the_editor_in_words(wordpress, live_server):
+def test_with_the_service_down_the_post_still_saves_and_the_panel_says_why(wordpress, service):
     url, post_id = wordpress
-    admin = login(url, "editor-admin", "admin-pass-e2e")
-    set_service_url(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    set_url = "$s = get_option('hns_settings'); $s['url'] = getenv('HNS_URL'); update_option('hns_settings', $s);"
+    wp_php(set_url, HNS_URL=dead)
     try:
-        reply = summarize(admin, post_id, nonce_on(admin, post_id))
+        saved = wp_php(f"echo wp_update_post(array('ID' => {post_id}, 'post_title' => 'बैठक (अपडेट)'));")
+        assert saved.strip() == str(post_id) and "अपडेट" in wp_php(f"echo get_the_title({post_id});")
+        assert meta(post_id, "_hns_state") == "error"
+        admin = login(url, "editor-admin", "admin-pass-e2e")
+        page = admin.get(f"/wp-admin/post.php?post={post_id}&action=edit").text
+        assert "The last request failed: The service could not be reached" in page
     finally:
-        set_service_url(live_server)
-    assert reply.status_code == 502 and "could not be reached" in reply.json()["data"]["message"]
+        wp_php(set_url, HNS_URL=service)

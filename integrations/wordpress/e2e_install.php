@@ -14,13 +14,14 @@ if (is_wp_error($result)) {
     fwrite(STDERR, $result->get_error_message() . "\n");
     exit(1);
 }
-update_option('hns_settings', array('url' => getenv('HNS_URL'), 'api_key' => (string) getenv('HNS_KEY'), 'timeout' => 120));
+update_option('hns_settings', array('url' => getenv('HNS_URL'), 'api_key' => (string) getenv('HNS_KEY'),
+                                    'webhook_secret' => (string) getenv('HNS_SECRET'), 'timeout' => 120));
 $admin = get_user_by('login', 'editor-admin');
 $post_id = wp_insert_post(array(
     'post_title' => 'बीजेपी की बैठक',
     'post_content' => "<!-- wp:paragraph --><p>बीजेपी ने लोकसभा चुनाव 2024 की तैयारी तेज कर दी है.</p><!-- /wp:paragraph -->\n"
         . "<!-- wp:paragraph --><p>जबलपुर में कार्यकर्ताओं की बैठक हुई.</p><!-- /wp:paragraph -->",
-    'post_status' => 'publish',
+    'post_status' => 'draft',
     'post_author' => $admin->ID,
 ));
 wp_insert_post(array('post_title' => 'writer draft', 'post_content' => '<p>लेखक का मसौदा.</p>', 'post_author' => $author));

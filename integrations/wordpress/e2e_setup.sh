@@ -2,11 +2,12 @@
 # A throwaway WordPress on this machine (Debian's wordpress package, MariaDB, PHP's built-in server on loopback)
 # with the plugin active and pointed at SERVICE_URL. Run as root. Prints "WP_URL POST_ID" on its last line.
 #
-#   integrations/wordpress/e2e_setup.sh http://127.0.0.1:8000 [WP_PORT] [API_KEY]
+#   integrations/wordpress/e2e_setup.sh http://127.0.0.1:8000 [WP_PORT] [API_KEY] [WEBHOOK_SECRET]
 set -euo pipefail
 SERVICE_URL=$1
 PORT=${2:-8089}
 API_KEY=${3:-}
+WEBHOOK_SECRET=${4:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 WP=/usr/share/wordpress
 export DEBIAN_FRONTEND=noninteractive
@@ -32,7 +33,7 @@ PHP
 ln -sfn "$HERE/hindi-news-summarizer" $WP/wp-content/plugins/hindi-news-summarizer
 
 # Install the site, two users (an administrator and an author who may not edit others' posts), the plugin, a post.
-POST_ID=$(HNS_URL="$SERVICE_URL" HNS_KEY="$API_KEY" php -d display_errors=stderr "$HERE/e2e_install.php")
+POST_ID=$(HNS_URL="$SERVICE_URL" HNS_KEY="$API_KEY" HNS_SECRET="$WEBHOOK_SECRET" php -d display_errors=stderr "$HERE/e2e_install.php")
 
 pkill -f "php -S 127.0.0.1:$PORT" || true
 (php -S 127.0.0.1:$PORT -t $WP >/tmp/wp-e2e-php.log 2>&1 &)

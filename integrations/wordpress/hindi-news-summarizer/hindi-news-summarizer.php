@@ -1,8 +1,8 @@
 <?php
 /**
  * Plugin Name: Hindi News Summarizer
- * Description: "Summarize & translate" for Hindi posts: English translation and Hindi + English summaries from the newsroom's summarization service, stored as post meta.
- * Version: 0.1.0
+ * Description: "Summarize & translate" for Hindi posts: English translation (HTML kept) and Hindi + English summaries from the newsroom's summarization service, stored as post meta. Asynchronous: a job per publish or update, its result delivered to a signed webhook.
+ * Version: 0.2.0
  * Requires PHP: 7.4
  * License: MIT
  */
@@ -12,12 +12,14 @@ if (!defined('ABSPATH')) {
 }
 
 const HNS_OPTION = 'hns_settings';
-const HNS_META = array('summary_hi', 'summary_en', 'translation_en');
+const HNS_META = array('summary_hi', 'summary_en', 'translation_en', 'translation_html_en');
+const HNS_SUBMIT_TIMEOUT = 10; // seconds: submitting a job is quick; nobody waits for the work itself
 
-/** Settings with defaults. The API key stays on the server: it is never printed into a page. */
+/** Settings with defaults. The API key and the webhook secret stay on the server: never printed into a page. */
 function hns_settings() {
     $saved = get_option(HNS_OPTION, array());
-    return wp_parse_args(is_array($saved) ? $saved : array(), array('url' => '', 'api_key' => '', 'timeout' => 120));
+    return wp_parse_args(is_array($saved) ? $saved : array(),
+                         array('url' => '', 'api_key' => '', 'webhook_secret' => '', 'timeout' => 120));
 }
 
 // --- settings page (Settings → Hindi News Summarizer), administrators only -------------------------------------
@@ -31,11 +33,15 @@ add_action('admin_init', function () {
 
 function hns_sanitize_settings($input) {
     $current = hns_settings();
-    $key = isset($input['api_key']) ? trim((string) $input['api_key']) : '';
+    // An empty secret field keeps the stored value (the page never shows it); "-" clears it.
+    $kept = function ($name) use ($input, $current) {
+        $value = isset($input[$name]) ? trim((string) $input[$name]) : '';
+        return $value === '' ? $current[$name] : ($value === '-' ? '' : sanitize_text_field($value));
+    };
     return array(
         'url' => esc_url_raw(trim((string) ($input['url'] ?? ''))),
-        // An empty key field keeps the stored key (the page never shows it); "-" clears it.
-        'api_key' => $key === '' ? $current['api_key'] : ($key === '-' ? '' : sanitize_text_field($key)),
+        'api_key' => $kept('api_key'),
+        'webhook_secret' => $kept('webhook_secret'),
         'timeout' => max(5, min(600, (int) ($input['timeout'] ?? 120))),
     );
 }
@@ -58,6 +64,11 @@ function hns_settings_page() {
               <td><input id="hns-key" class="regular-text" type="password" autocomplete="off"
                          name="<?php echo esc_attr(HNS_OPTION); ?>[api_key]" value="">
                   <p class="description"><?php echo $s['api_key'] ? 'A key is stored. Leave empty to keep it, type - to remove it.' : 'No key stored.'; ?></p></td></tr>
+          <tr><th scope="row"><label for="hns-secret">Webhook secret</label></th>
+              <td><input id="hns-secret" class="regular-text" type="password" autocomplete="off"
+                         name="<?php echo esc_attr(HNS_OPTION); ?>[webhook_secret]" value="">
+                  <p class="description">The service's SUMMARIZER_WEBHOOK_SECRET: results are accepted only when signed with it.
+                  <?php echo $s['webhook_secret'] ? 'A secret is stored.' : 'No secret stored: results cannot be received.'; ?></p></td></tr>
           <tr><th scope="row"><label for="hns-timeout">Timeout (seconds)</label></th>
               <td><input id="hns-timeout" type="number" min="5" max="600" name="<?php echo esc_attr(HNS_OPTION); ?>[timeout]"
                          value="<?php echo esc_attr($s['timeout']); ?>"></td></tr>
@@ -76,13 +87,26 @@ add_action('add_meta_boxes', function () {
 function hns_meta_box($post) {
     $nonce = wp_create_nonce('hns_summarize');
     echo '<div id="hns-panel" data-post="' . esc_attr($post->ID) . '" data-nonce="' . esc_attr($nonce) . '">';
-    echo '<p><button type="button" class="button button-primary" id="hns-run">Summarize &amp; translate</button> ';
-    echo '<span id="hns-status" role="status"></span></p><div id="hns-error" class="notice notice-error inline" hidden></div>';
+    echo '<p><button type="button" class="button button-primary" id="hns-run">Summarize &amp; translate</button></p>';
+    echo '<div id="hns-error" class="notice notice-error inline" hidden></div>';
+    echo '<p id="hns-state" role="status" aria-live="polite" data-state="' . esc_attr(get_post_meta($post->ID, '_hns_state', true)) . '">'
+        . esc_html(hns_state_words($post->ID)) . '</p>';
     foreach (array('summary_hi' => 'Hindi summary', 'summary_en' => 'English summary', 'translation_en' => 'English translation') as $key => $label) {
         $value = get_post_meta($post->ID, $key, true);
         echo '<p><strong>' . esc_html($label) . '</strong></p><div id="hns-' . esc_attr($key) . '" style="white-space:pre-wrap">' . esc_html($value) . '</div>';
     }
     echo '</div>';
+}
+
+/** Where the post's summary job stands, in an editor's words. */
+function hns_state_words($post_id) {
+    $state = get_post_meta($post_id, '_hns_state', true);
+    $words = array('queued' => 'Summaries are being made; they appear here when ready.',
+                   'done' => 'Summaries are up to date.', '' => 'No summary yet.');
+    if ($state === 'error') {
+        return 'The last request failed: ' . get_post_meta($post_id, '_hns_error', true);
+    }
+    return $words[$state] ?? '';
 }
 
 add_action('admin_enqueue_scripts', function ($hook) {
@@ -96,15 +120,39 @@ add_action('admin_enqueue_scripts', function ($hook) {
 // --- the action: server side, nonce- and capability-checked ------------------------------------------------------
 add_action('wp_ajax_hns_summarize', 'hns_ajax_summarize');
 
-/** The post's text as plain paragraphs: block markup and tags removed, paragraph breaks kept. */
-function hns_post_text($post) {
-    $html = preg_replace('#</p>|<br\s*/?>#i', "\n", (string) $post->post_content);
-    $text = html_entity_decode(wp_strip_all_tags($html, false), ENT_QUOTES, 'UTF-8');
-    return trim(preg_replace("/\n{2,}/", "\n", $text));
+/**
+ * Submit the post as a job (its HTML; the translation keeps the markup) with this site's webhook as callback.
+ * Records the job on the post: _hns_job, _hns_state = queued, or _hns_state = error with _hns_error.
+ */
+function hns_submit_job($post, $priority) {
+    $s = hns_settings();
+    $result = null;
+    if (trim(wp_strip_all_tags((string) $post->post_content)) === '') {
+        $result = new WP_Error('hns_empty', 'The post has no text to summarize yet. Save it first.');
+    } elseif (!$s['webhook_secret']) {
+        $result = new WP_Error('hns_no_secret', 'The webhook secret is not set (Settings → Hindi News Summarizer).');
+    } else {
+        $result = hns_call_service('/jobs', array(
+            'id' => (string) $post->ID,
+            'text' => (string) $post->post_content,
+            'options' => array('format' => 'html'),
+            'callback_url' => rest_url('hns/v1/result'),
+            'priority' => $priority,
+        ), HNS_SUBMIT_TIMEOUT);
+    }
+    if (is_wp_error($result)) {
+        update_post_meta($post->ID, '_hns_state', 'error');
+        update_post_meta($post->ID, '_hns_error', wp_slash($result->get_error_message()));
+        return $result;
+    }
+    update_post_meta($post->ID, '_hns_job', sanitize_text_field($result['job_id']));
+    update_post_meta($post->ID, '_hns_state', 'queued');
+    delete_post_meta($post->ID, '_hns_error');
+    return $result['job_id'];
 }
 
-/** Call the service; returns the decoded result or a WP_Error whose message an editor can act on. */
-function hns_call_service($text, $article_id) {
+/** POST to the service; returns the decoded answer or a WP_Error whose message an editor can act on. */
+function hns_call_service($path, $payload, $timeout) {
     $s = hns_settings();
     if (!$s['url']) {
         return new WP_Error('hns_not_configured', 'The summarization service URL is not set (Settings → Hindi News Summarizer).');
@@ -113,21 +161,21 @@ function hns_call_service($text, $article_id) {
     if ($s['api_key']) {
         $headers['X-API-Key'] = $s['api_key'];
     }
-    $response = wp_remote_post(rtrim($s['url'], '/') . '/summarize', array(
+    $response = wp_remote_post(rtrim($s['url'], '/') . $path, array(
         'headers' => $headers,
-        'timeout' => (int) $s['timeout'],
-        'body' => wp_json_encode(array('id' => (string) $article_id, 'text' => $text)),
+        'timeout' => (int) $timeout,
+        'body' => wp_json_encode($payload),
     ));
     if (is_wp_error($response)) {
         $message = $response->get_error_message();
         if (stripos($message, 'timed out') !== false) {
-            return new WP_Error('hns_timeout', 'The service did not answer within ' . $s['timeout'] . ' seconds. Try again, or raise the timeout.');
+            return new WP_Error('hns_timeout', 'The service did not answer within ' . $timeout . ' seconds. Try again later.');
         }
         return new WP_Error('hns_unreachable', 'The service could not be reached: ' . $message);
     }
     $status = (int) wp_remote_retrieve_response_code($response);
     $body = json_decode(wp_remote_retrieve_body($response), true);
-    if ($status !== 200) {
+    if ($status !== 200 && $status !== 202) {
         $detail = isset($body['error']['message']) ? $body['error']['message'] : 'HTTP ' . $status;
         $hints = array(401 => 'The service needs an API key (settings).', 403 => 'The API key was not accepted (settings).',
                        429 => 'The service is busy; try again shortly.', 503 => 'The service is starting or restarting; try again in a minute.');
@@ -136,7 +184,8 @@ function hns_call_service($text, $article_id) {
     return $body;
 }
 
-function hns_ajax_summarize() {
+/** Nonce and capability checks of the panel's actions; the post on success. */
+function hns_ajax_post() {
     $post_id = isset($_POST['post_id']) ? absint($_POST['post_id']) : 0;
     // The nonce proves the request comes from this user's editor page; the capability check decides per post.
     if (!$post_id || !check_ajax_referer('hns_summarize', 'nonce', false)) {
@@ -145,22 +194,90 @@ function hns_ajax_summarize() {
     if (!current_user_can('edit_post', $post_id)) {
         wp_send_json_error(array('message' => 'You are not allowed to edit this post.'), 403);
     }
-    $post = get_post($post_id);
-    $text = $post ? hns_post_text($post) : '';
-    if ($text === '') {
-        wp_send_json_error(array('message' => 'The post has no text to summarize yet. Save it first.'), 422);
+    return get_post($post_id);
+}
+
+/** "Summarize & translate" in the panel: submits a job ahead of archive work, answers at once. */
+function hns_ajax_summarize() {
+    $post = hns_ajax_post();
+    $job = hns_submit_job($post, 'interactive');
+    if (is_wp_error($job)) {
+        wp_send_json_error(array('message' => $job->get_error_message()), 502);
     }
-    $result = hns_call_service($text, $post_id);
-    if (is_wp_error($result)) {
-        wp_send_json_error(array('message' => $result->get_error_message()), 502);
+    wp_send_json_success(hns_status_of($post->ID));
+}
+
+add_action('wp_ajax_hns_status', function () {
+    $post = hns_ajax_post();
+    wp_send_json_success(hns_status_of($post->ID));
+});
+
+function hns_status_of($post_id) {
+    $status = array('state' => (string) get_post_meta($post_id, '_hns_state', true), 'words' => hns_state_words($post_id));
+    foreach (HNS_META as $key) {
+        $status[$key] = (string) get_post_meta($post_id, $key, true);
     }
+    return $status;
+}
+
+// --- publish and update: a job each (bulk priority); a failure never stops the save ------------------------------
+add_action('transition_post_status', function ($new_status, $old_status, $post) {
+    if ($new_status !== 'publish' || !in_array($post->post_type, array('post', 'page'), true)
+        || wp_is_post_revision($post) || wp_is_post_autosave($post) || !hns_settings()['url']) {
+        return;
+    }
+    hns_submit_job($post, 'bulk'); // errors are recorded on the post and shown in its panel
+}, 10, 3);
+
+// --- the webhook: results arrive here, signed by the service ------------------------------------------------------
+add_action('rest_api_init', function () {
+    register_rest_route('hns/v1', '/result', array(
+        'methods' => 'POST',
+        'callback' => 'hns_receive_result',
+        'permission_callback' => '__return_true', // the signature below is the permission
+    ));
+});
+
+/** True when the body is signed with the shared secret, over "<timestamp>.<body>", within five minutes. */
+function hns_signature_ok($body, $timestamp, $signature) {
+    $secret = hns_settings()['webhook_secret'];
+    if (!$secret || !ctype_digit((string) $timestamp) || abs(time() - (int) $timestamp) > 300) {
+        return false;
+    }
+    $expected = 'sha256=' . hash_hmac('sha256', $timestamp . '.' . $body, $secret);
+    return hash_equals($expected, (string) $signature);
+}
+
+function hns_receive_result(WP_REST_Request $request) {
+    $body = $request->get_body();
+    if (!hns_signature_ok($body, $request->get_header('x_signature_timestamp'), $request->get_header('x_signature'))) {
+        return new WP_Error('hns_bad_signature', 'The signature does not match.', array('status' => 401));
+    }
+    $data = json_decode($body, true);
+    $job = is_array($data) ? sanitize_text_field((string) ($data['job_id'] ?? '')) : '';
+    // The post whose latest job this is: an older job's late result never overwrites a newer one.
+    $posts = $job === '' ? array() : get_posts(array('post_type' => array('post', 'page'), 'post_status' => 'any',
+        'meta_key' => '_hns_job', 'meta_value' => $job, 'fields' => 'ids', 'numberposts' => 1));
+    if (!$posts) {
+        return new WP_REST_Response(array('stored' => false, 'reason' => 'no post waits for this job'), 200);
+    }
+    $post_id = $posts[0];
+    if (($data['status'] ?? '') !== 'done') {
+        update_post_meta($post_id, '_hns_state', 'error');
+        update_post_meta($post_id, '_hns_error', wp_slash((string) ($data['error']['message'] ?? 'the job failed')));
+        return new WP_REST_Response(array('stored' => true), 200);
+    }
+    $result = $data['result'];
     $values = array(
-        'summary_hi' => (string) ($result['summary']['hi'] ?? ''),
-        'summary_en' => (string) ($result['summary']['en'] ?? ''),
-        'translation_en' => (string) ($result['translation']['en'] ?? ''),
+        'summary_hi' => sanitize_textarea_field((string) ($result['summary']['hi'] ?? '')),
+        'summary_en' => sanitize_textarea_field((string) ($result['summary']['en'] ?? '')),
+        'translation_en' => sanitize_textarea_field((string) ($result['translation']['en'] ?? '')),
+        'translation_html_en' => wp_kses_post((string) ($result['translation']['html'] ?? '')),
     );
     foreach ($values as $key => $value) {
         update_post_meta($post_id, $key, wp_slash($value));
     }
-    wp_send_json_success($values);
+    update_post_meta($post_id, '_hns_state', 'done');
+    delete_post_meta($post_id, '_hns_error');
+    return new WP_REST_Response(array('stored' => true), 200);
 }
