@@ -3,7 +3,7 @@
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -27,8 +27,8 @@ class KeySpec(BaseModel):
 
 @dataclass(frozen=True)
 class AcceptedKey:
-    key: str
-    name: str
+    key: str = field(repr=False)  # never in a log line or a traceback
+    name: str = ""
     rate_per_minute: float | None = None
     daily_chars: int | None = None
 
