@@ -333,18 +333,21 @@ def token_agreement(models, reference, articles, translation_kwargs, summary_kwa
         pairs["summarization"].append(
             [m.summarizer.generate_ids(rows, num_beams=4, **summary_kwargs) for m in (models, reference)]
         )
+    specials = {kind: {m.tokenizer.pad_token_id, m.tokenizer.eos_token_id}
+                for kind, m in (("translation", models.translator), ("summarization", models.summarizer))}  # fmt: skip
     out = {}
     for kind, batches in pairs.items():
         rows = same_rows = tokens = same_tokens = 0
         for ours, theirs in batches:
-            width = max(ours.shape[1], theirs.shape[1])
-            # Column 0 is the decoder start token, the same in both; padding on one side only counts as a mismatch.
-            ours, theirs = (torch.nn.functional.pad(t, (0, width - t.shape[1]), value=-1)[:, 1:] for t in (ours, theirs))
-            rows += len(ours)
-            same_rows += int((ours == theirs).all(dim=1).sum())
-            tokens += ours.numel()
-            same_tokens += int((ours == theirs).sum())
-        out[kind] = {"rows": rows, "identical_rows": same_rows, "token_match": round(same_tokens / tokens, 4)}
+            for a, b in zip(ours.tolist(), theirs.tolist(), strict=True):
+                # The generated tokens only: the decoder start, the closing </s> (CTranslate2's rows get one even
+                # when cut at the length limit, generate's do not) and padding are layout, not decoding.
+                a, b = ([t for t in row[1:] if t not in specials[kind]] for row in (a, b))
+                rows += 1
+                same_rows += a == b
+                tokens += max(len(a), len(b))
+                same_tokens += sum(x == y for x, y in zip(a, b))
+        out[kind] = {"rows": rows, "identical_rows": same_rows, "token_match": round(same_tokens / max(1, tokens), 4)}
     return out
 
 
