@@ -113,8 +113,9 @@ def cpu_seconds(function, text: str) -> float:
     return best
 
 
-def assert_linear(name, function, family, n, max_seconds_at_n):
-    make = FAMILIES[family]
+def assert_linear(name, function, family, n, max_seconds_at_n, make=None):
+    """``make(n)`` builds the input (default: the family's maker)."""
+    make = make or FAMILIES[family]
     small, large = cpu_seconds(function, make(n // 8)), cpu_seconds(function, make(n))
     assert large < max_seconds_at_n, f"{name} on {family}: {large:.2f} s at n={n}"
     # Below 50 ms, allocation and caches dominate. Above it, 8× the input may cost at most 16× the time: linear code
