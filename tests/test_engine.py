@@ -93,11 +93,23 @@ def test_items_with_different_keys_never_share_a_batch():
     assert all(set(p) <= {1, 2, 3} if k == 5 else set(p) <= {4, 5} for k, p in seen)
 
 
+def held_batches():
+    """A run_batch that says when a batch started (``started``) and holds it until ``gate`` opens."""
+    gate, started = threading.Event(), threading.Event()
+
+    def run_batch(payloads, key):
+        started.set()
+        gate.wait()
+        return payloads
+
+    return run_batch, gate, started
+
+
 def test_full_queue_refuses_at_once():
-    gate = threading.Event()
-    scheduler = make_scheduler(lambda p, k: gate.wait() and p, max_queued_items=5, max_batch_size=1)
+    run_batch, gate, started = held_batches()
+    scheduler = make_scheduler(run_batch, max_queued_items=5, max_batch_size=1)
     first = scheduler.submit([0], [1])
-    time.sleep(0.05)  # the worker holds item 0; the queue is empty again
+    started.wait(10)  # the worker holds item 0; the queue is empty again
     scheduler.submit([1, 2, 3, 4, 5], [1] * 5)
     started = time.perf_counter()
     with pytest.raises(Overloaded):
@@ -110,21 +122,23 @@ def test_full_queue_refuses_at_once():
 
 
 def test_cancelled_items_are_dropped_and_the_worker_goes_on():
-    gate = threading.Event()
+    gate, started = threading.Event(), threading.Event()
     ran = []
 
     def run_batch(payloads, key):
+        started.set()
         gate.wait()
         ran.extend(payloads)
         return payloads
 
     scheduler = make_scheduler(run_batch, max_batch_size=1)
     blocker = scheduler.submit(["blocker"], [1])
-    time.sleep(0.05)
+    started.wait(10)
 
     async def client_that_hangs_up():
         task = asyncio.ensure_future(scheduler.run(["dropped-1", "dropped-2"], [1, 1]))
-        await asyncio.sleep(0.05)
+        while scheduler.queue_depth < 2:  # both items are queued
+            await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -210,14 +224,15 @@ def test_out_of_memory_splits_the_batch_down_to_single_items():
 
 
 def test_close_fails_queued_items_and_refuses_new_ones():
-    gate = threading.Event()
-    scheduler = make_scheduler(lambda p, k: gate.wait() and p, max_batch_size=1)
+    run_batch, gate, started = held_batches()
+    scheduler = make_scheduler(run_batch, max_batch_size=1)
     running = scheduler.submit([1], [1])
-    time.sleep(0.05)
+    started.wait(10)
     queued = scheduler.submit([2], [1])
     closer = threading.Thread(target=scheduler.close)
     closer.start()
-    time.sleep(0.05)
+    while not scheduler._closed:  # close() has begun: it stops taking work, then waits for the batch
+        time.sleep(0.001)
     gate.set()
     closer.join(10)
     assert running[0].result(timeout=1) == 1
