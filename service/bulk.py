@@ -67,7 +67,7 @@ def _http_worker(url: str, api_key: str | None):
 
     async def summarize(article_id: str, text: str) -> SummaryResult:
         try:
-            return await client.summarize(text, article_id=article_id)
+            return await client.summarize(text, article_id=article_id, priority="bulk")  # behind live work
         except ServiceError as exc:
             raise BulkFailure(exc.status, exc.code, exc.message) from None
 

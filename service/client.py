@@ -98,10 +98,12 @@ class TranslationResult:
 
 # --- requests -----------------------------------------------------------------------------------------------------
 def _summarize_request(articles, article_id=None, translate=True, summary_languages=("hi", "en"), long_article=None,
-                       translation_num_beams=None, summary_num_beams=None, cache=True):  # fmt: skip
+                       translation_num_beams=None, summary_num_beams=None, cache=True, priority=None):  # fmt: skip
     """One text (with an optional id) → the single form; a list of texts or {"id", "text"} dicts → the batch form
-    (ids "1", "2", … where none is given). ``cache=False``: the service's translation memory is not used."""
+    (ids "1", "2", … where none is given). ``cache=False``: the service's translation memory is not used;
+    ``priority="bulk"``: the service batches this behind live work."""
     options = {"translate": translate, "summary_languages": list(summary_languages)} | ({} if cache else {"cache": False})
+    options |= {"priority": priority} if priority else {}
     extra = {"long_article": long_article, "translation_num_beams": translation_num_beams,
              "summary_num_beams": summary_num_beams}  # fmt: skip
     options |= {k: v for k, v in extra.items() if v is not None}
@@ -164,7 +166,8 @@ class Client(_Base):
     def summarize(self, articles: str | Iterable, **options):
         """One text → a SummaryResult; a list of texts (or {"id", "text"} dicts) → a list, in order. Options:
         article_id (single text), translate, summary_languages, long_article, translation_num_beams,
-        summary_num_beams, cache (False: the service's translation memory neither reads nor keeps the text)."""
+        summary_num_beams, cache (False: the service's translation memory neither reads nor keeps the text), priority
+        ("bulk": batched behind live work)."""
         return self._call(*_summarize_request(articles if isinstance(articles, str) else list(articles), **options))
 
     def translate(self, texts: str | Iterable[str], source_lang: str = "hin_Deva", num_beams: int | None = None,

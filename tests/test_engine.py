@@ -177,6 +177,26 @@ def test_interactive_work_goes_before_queued_bulk_work():
     assert all(all(x[0] == batch[0][0] for x in batch) for batch in batches)  # lanes never share a batch
 
 
+def test_a_summarize_call_may_choose_the_bulk_lane(client):
+    """What summarize-file --url sends: its items go to the bulk lane (batched behind live work)."""
+    engine = client.app.state.runtime.pipeline.translation_engine
+    lanes = []
+    submit = engine.submit
+
+    def recording(payloads, costs, key=None, lane="interactive"):
+        lanes.append(lane)
+        return submit(payloads, costs, key, lane)
+
+    engine.submit = recording
+    try:
+        body = {"text": "आज बारिश हुई।", "options": {"priority": "bulk", "summary_languages": []}}
+        assert client.post("/summarize", json=body).status_code == 200
+        assert client.post("/summarize", json={"text": "आज धूप निकली।", "options": {"summary_languages": []}}).status_code == 200
+    finally:
+        del engine.submit
+    assert lanes == ["bulk", "interactive"]
+
+
 def test_bulk_work_is_not_starved_by_a_stream_of_interactive_work():
     scheduler, gate, started, batches = lane_recorder(batch_size=2)
     first = scheduler.submit(["i-first"], [1])

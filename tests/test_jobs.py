@@ -109,6 +109,8 @@ def test_a_job_gives_what_summarize_gives_and_only_to_its_key(jobs_client):
 def test_bad_jobs_are_refused_at_once(jobs_client):
     assert jobs_client.post("/jobs", json={"text": "  "}, headers=K1).status_code == 422
     assert jobs_client.post("/jobs", json={"text": BRIEF, "priority": "urgent"}, headers=K1).status_code == 422
+    two = {"text": BRIEF, "options": {"priority": "interactive"}}  # a job's priority is its top-level one
+    assert jobs_client.post("/jobs", json=two, headers=K1).status_code == 422
     for url in ("http://169.254.169.254/latest/meta-data", "http://example.org/hook", "ftp://127.0.0.1/x",
                 "http://user:pw@127.0.0.1/hook"):  # fmt: skip
         refused = jobs_client.post("/jobs", json={"text": BRIEF, "callback_url": url}, headers=K1)

@@ -11,7 +11,7 @@ from typing import Literal
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ..errors import CallbackRefused, JobNotFound, Overloaded, ServiceError
 from ..jobs import FINISHED, Job, JobStore
@@ -31,6 +31,12 @@ class JobRequest(schemas.SummarizeRequest):
     priority: Literal["interactive", "bulk"] = Field(
         "bulk", description="interactive jobs are batched ahead of bulk work"
     )
+
+    @model_validator(mode="after")
+    def _one_priority(self):
+        if "priority" in self.options.model_fields_set:
+            raise ValueError("a job's priority is the top-level 'priority', not options.priority")
+        return self
 
 
 class JobAccepted(BaseModel):

@@ -147,8 +147,9 @@ async def summarize(body: schemas.SummarizeRequest, request: Request):
     return summarize_out(body, results, runtime, request.app.state.metrics)
 
 
-def summarize_work(body: schemas.SummarizeRequest, settings, priority: str = "interactive"):
-    """A /summarize body (or a job's) → the pipeline's articles and options; too many articles → 413."""
+def summarize_work(body: schemas.SummarizeRequest, settings, priority: str | None = None):
+    """A /summarize body (or a job's, with the job's ``priority``) → the pipeline's articles and options; too many
+    articles → 413."""
     if body.articles is not None and len(body.articles) > settings.max_articles_per_request:
         raise ArticleTooLong(
             f"{len(body.articles)} articles in one request; the limit is {settings.max_articles_per_request}"
@@ -162,7 +163,7 @@ def summarize_work(body: schemas.SummarizeRequest, settings, priority: str = "in
         translation_num_beams=o.translation_num_beams,
         summary_num_beams=o.summary_num_beams,
         cache=o.cache,
-        priority=priority,
+        priority=priority or o.priority,
         format=o.format,
         html_attributes=o.html_attributes,
     )

@@ -48,6 +48,9 @@ class SummarizeOptions(Strict):
         "text", description="html: the text is a post body; translation.html keeps its markup (sanitized)"
     )
     html_attributes: bool = Field(False, description="html: also translate alt and title attributes")
+    priority: Literal["interactive", "bulk"] = Field(
+        "interactive", description="bulk: batched behind live work (archives); jobs take a top-level priority instead"
+    )
 
     @model_validator(mode="after")
     def _something_to_do(self):
