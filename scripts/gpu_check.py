@@ -79,8 +79,9 @@ def pipeline_on_gpu(models: Path) -> dict:
 
 def out_of_memory(models: Path) -> dict:
     """Cap this process's GPU memory, then send a batch too big for it through the scheduler."""
+    # The torch path: its out-of-memory error and its allocator are what this checks.
     settings = Settings(translation_model=str(models / "indictrans2"), summarization_model=str(models / "mt5"),
-                        offline=True, translation_max_new_tokens=64)  # fmt: skip
+                        offline=True, translation_max_new_tokens=64, translation_backend="torch")  # fmt: skip
     runtime = build_runtime(settings)
     translator = runtime.pipeline.translator
     torch.cuda.synchronize()
