@@ -67,7 +67,9 @@ def create_app(settings: Settings | None = None, runtime_factory=None) -> FastAP
         state.loop = asyncio.get_running_loop()
         # Jobs are accepted from the first moment (durably), and run once the models are ready.
         store = await asyncio.to_thread(JobStore, settings.jobs_db or Path(settings.models_dir) / "jobs" / "jobs.sqlite3")
-        if requeued := await asyncio.to_thread(store.requeue_running):
+        # The one replica that runs a file's jobs re-queues what its last stop cut off; an intake replica
+        # (JOB_CONCURRENCY=0) sharing the file must not touch jobs the runner has in hand.
+        if settings.job_concurrency > 0 and (requeued := await asyncio.to_thread(store.requeue_running)):
             log.info("%d jobs cut off by the last stop are queued again", requeued)
         state.jobs = JobRunner(store, settings, metrics)
         metrics.watch_jobs(store)
