@@ -195,3 +195,22 @@ def test_kill_9_with_five_jobs_queued_loses_none_and_delivers_each_webhook_once(
         assert len(receiver.deliveries) == 5  # once each
     finally:
         receiver.close()
+
+
+def test_finished_jobs_are_kept_for_their_ttl_and_a_pending_webhook_keeps_its_job(tmp_path):
+    from service.jobs import JobStore
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    plain = store.add("open", {"text": BRIEF}, "bulk", None, 10)
+    hooked = store.add("open", {"text": BRIEF}, "interactive", "http://127.0.0.1/hook", 10)
+    assert store.claim().id == hooked.id and store.claim().id == plain.id  # interactive first
+    store.finish(plain.id, {"ok": True})
+    store.finish(hooked.id, error={"code": "x", "message": "y"})
+    assert store.get(hooked.id).webhook == "pending" and store.get(plain.id).webhook == "none"
+    now = time.time()
+    assert store.purge(now - 3600) == 0  # finished just now: within any TTL
+    assert store.purge(now + 1) == 1  # past the TTL: the plain one goes; the one with a webhook to send stays
+    assert store.get(plain.id) is None and store.get(hooked.id).status == "failed"
+    store.webhook_failed(hooked.id, "HTTP 500", None)  # given up
+    assert store.purge(now + 1) == 1 and store.get(hooked.id) is None
+    store.close()
