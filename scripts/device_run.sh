@@ -25,7 +25,8 @@ prepare)
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
     transformers==5.24.0 pydantic==2.14.4 pydantic-core==2.50.5 pydantic-settings==2.16.3 python-dotenv \
     typing-inspection annotated-types typing-extensions indic-nlp-library==0.92 sacremoses==0.2.0 \
-    fastapi==0.165.0 starlette==1.10.0 uvicorn==0.54.0 opentelemetry-api google-re2==1.1.20251105 fastapi-offline==1.7.7
+    fastapi==0.165.0 starlette==1.10.0 uvicorn==0.54.0 opentelemetry-api google-re2==1.1.20251105 fastapi-offline==1.7.7 \
+    lxml==6.1.3 nh3==0.3.8
   .venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 -d .whl-ct2 ctranslate2==4.8.5
   S=${SHARED_DIR:-../shared}
@@ -45,7 +46,8 @@ ct2)
   timeout 120 python3 scripts/benchmark.py --models /tmp/bench --shared $S --articles 16 --skip-naive --ct2 int8_float16 \
     --json "$OUT/gpu_ct2_bench16_int8_float16.json" 2>&1 | grep -v "Loading weights\|tied weights" | tail -30 ;;
 run|bench)
-  export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+  # CTranslate2 arrives with the second call: this half's service defaults run IndicTrans2 on torch.
+  export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 SUMMARIZER_TRANSLATION_BACKEND=torch
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target .site .whl/*.whl || exit 1
   export PYTHONPATH=$PWD/.site:$PWD
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/nvidia-smi.txt"
