@@ -351,6 +351,20 @@ def token_agreement(models, reference, articles, translation_kwargs, summary_kwa
     return out
 
 
+def command_line(argv) -> str:
+    """How a script was run, for its report."""
+    return "python " + " ".join([Path(sys.argv[0]).as_posix()] + (argv or sys.argv[1:]))
+
+
+def report(result: dict, path: Path | None) -> dict:
+    """Print a script's results as JSON, and write them to ``path`` when given."""
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    print(text)
+    if path:
+        path.write_text(text + "\n")
+    return result
+
+
 def ensure_models(directory: Path, shared: Path) -> Path:
     if not (directory / "mt5" / "config.json").is_file():
         print(f"building bench-size models in {directory} …", flush=True)
@@ -415,7 +429,7 @@ def main(argv=None) -> dict:
 
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + (argv or sys.argv[1:])),
+        "command": command_line(argv),
         "machine": {
             "platform": platform.platform(),
             "cpu_threads": torch.get_num_threads(),
@@ -469,10 +483,7 @@ def main(argv=None) -> dict:
     result["scheduler_overhead_items_per_s"] = round(scheduler_overhead())
     result["decoding_overhead"] = decoding_overhead()
     result["encoder_grouping"] = encoder_grouping(models.translator, articles)
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    return result
+    return report(result, args.json)
 
 
 if __name__ == "__main__":

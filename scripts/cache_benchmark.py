@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.benchmark import ensure_models  # noqa: E402
+from scripts.benchmark import command_line, ensure_models, report  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.memory import open_memory  # noqa: E402
 from service.pipeline import JobOptions  # noqa: E402
@@ -149,7 +149,7 @@ def main(argv=None) -> dict:
     )  # fmt: skip
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + (argv or sys.argv[1:])),
+        "command": command_line(argv),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "backend": args.backend,
     }
@@ -157,10 +157,7 @@ def main(argv=None) -> dict:
         result["live_story"] = live_story(settings, Path(tmp) / "live")
         if not args.skip_archive:
             result["archive"] = archive(models_dir, args.shared, args.backend, Path(tmp))
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    return result
+    return report(result, args.json)
 
 
 if __name__ == "__main__":

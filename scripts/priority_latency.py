@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.benchmark import command_line, report  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.pipeline import JobOptions  # noqa: E402
 from service.runtime import load_models, make_pipeline, resolve_sources  # noqa: E402
@@ -41,13 +42,13 @@ async def one_case(pipeline, paragraph: str, bulk: list[str], lane: str | None) 
     return seconds
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=Path, default=ROOT / "test-models")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--bulk", type=int, default=200)
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     settings = Settings(translation_model=str(args.models / "indictrans2"), summarization_model=str(args.models / "mt5"),
                         models_dir=str(args.models / "no-store"), offline=True, warmup=False, cache="off")  # fmt: skip
     models = load_models(settings, resolve_sources(settings))
@@ -66,15 +67,13 @@ def main() -> None:
             times[name].append(asyncio.run(one_case(pipeline, paragraph, bulk, lane)))
     stats = pipeline.translation_engine.stats
     result = {
-        "command": "python " + " ".join(sys.argv),
+        "command": command_line(argv),
         "dtypes": models.dtypes,
         "bulk_sentences": args.bulk,
         "mean_translation_batch": round(stats.items / max(1, stats.batches), 1),
         **{f"{name}_s": round(statistics.median(ts), 3) for name, ts in times.items()},
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report(result, args.json)
     for engine in (pipeline.translation_engine, pipeline.summary_engine):
         engine.close()
 
