@@ -4,6 +4,7 @@ import logging
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 
 from .access import FILE_PREFIXES
 
@@ -32,7 +33,6 @@ class Metrics:
         self.cache_errors = Counter("translation_memory_errors", "translation memory store failures (served without it)", registry=r)
         self.key_requests = Counter("api_key_requests", "text requests per API key name", ["key"], registry=r)
         self.key_chars = Counter("api_key_characters", "characters of text per API key name", ["key"], registry=r)
-        self.jobs = Gauge("jobs", "jobs in the store by status", ["status"], registry=r)
         self.webhook_failures = Counter("webhook_failures", "webhook delivery attempts that failed", registry=r)
         self.cache_size = Gauge("translation_memory_size_bytes", "bytes the translation memory's store uses", registry=r)  # fmt: skip
 
@@ -69,13 +69,25 @@ class Metrics:
             self.cache_size.set_function(runtime.pipeline.memory.size_bytes)
 
     def watch_jobs(self, store) -> None:
-        from ..jobs import STATUSES
-
-        for status in STATUSES:
-            self.jobs.labels(status).set_function(lambda s=status: store.counts()[s])
+        """``jobs{status}``, from one count of the store per scrape."""
+        self.registry.register(_JobsCollector(store))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _JobsCollector:
+    def __init__(self, store):
+        self.store = store
+
+    def describe(self):  # without it, registering would count the store (on the event loop)
+        yield GaugeMetricFamily("jobs", "jobs in the store by status", labels=["status"])
+
+    def collect(self):
+        family = GaugeMetricFamily("jobs", "jobs in the store by status", labels=["status"])
+        for status, count in self.store.counts().items():
+            family.add_metric([status], count)
+        yield family
 
 
 access_log = logging.getLogger("service.access")
