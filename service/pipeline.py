@@ -90,8 +90,9 @@ class Pipeline:
         options: "JobOptions | None" = None,
     ) -> list[tuple[str, ArticleLayout, float, "HtmlDocument | None"]]:
         """``clean`` every (label, text) on a text worker, the deadline checked between texts: (text, layout, ms,
-        the parsed document in HTML mode) each. The first bad text fails the whole request; its label names it when there are several; a request with
-        more sentences than the translation queue can ever hold fails with ``TooLargeForQueue``."""
+        the parsed document in HTML mode) each. The first bad text fails the whole request; its label names it when
+        there are several; a request with more sentences than the translation queue can ever hold fails with
+        ``TooLargeForQueue``."""
         checked = deadline or Deadline()
 
         def clean_each():
@@ -191,9 +192,9 @@ class Pipeline:
         use_memory: bool = True,
         tally: CacheTally | None = None,
         lane: str = "interactive",
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[str, list[str], str]:
         """HTML mode: every text node's sentences translated (pooled with all other work), written back into the
-        document: (sanitized HTML, English paragraphs)."""
+        document: (English text, English paragraphs, sanitized HTML), the first two as ``translate_layout``'s."""
         texts = document.texts
         sentences, owners = [], []
         for index, text in enumerate(texts):
@@ -204,7 +205,8 @@ class Pipeline:
         per_text: list[list[str]] = [[] for _ in texts]
         for index, sentence in zip(owners, english, strict=True):
             per_text[index].append(sentence)
-        return await self.text_workers.run(deadline, document.fill, [" ".join(parts) for parts in per_text])
+        html, paragraphs = await self.text_workers.run(deadline, document.fill, [" ".join(p) for p in per_text])
+        return "\n".join(paragraphs), paragraphs, html
 
     # --- summaries ----------------------------------------------------------------------------------------------
     async def summarize_hindi(
@@ -257,11 +259,10 @@ class Pipeline:
         async def translation():
             t0 = time.perf_counter()
             if document is not None:
-                result.translation_html, result.paragraphs_en = await self.translate_document(
+                result.translation_en, result.paragraphs_en, result.translation_html = await self.translate_document(
                     document, "hin_Deva", options.translation_num_beams, deadline, options.cache, result.cache,
                     options.priority,
                 )
-                result.translation_en = "\n".join(result.paragraphs_en)
             else:
                 english = await self.translate_sentences(
                     layout.sentences, "hin_Deva", options.translation_num_beams, deadline, options.cache,

@@ -200,9 +200,9 @@ async def translate(body: schemas.TranslateRequest, request: Request):
             text, paragraphs = await pipeline.translate_layout(layout, body.source_lang, body.num_beams, deadline,
                                                                body.cache)  # fmt: skip
             return schemas.TranslationOut(translation=text, paragraphs=paragraphs)
-        html, paragraphs = await pipeline.translate_document(document, body.source_lang, body.num_beams, deadline,
-                                                             body.cache)  # fmt: skip
-        return schemas.TranslationOut(translation="\n".join(paragraphs), paragraphs=paragraphs, html=html)
+        text, paragraphs, html = await pipeline.translate_document(document, body.source_lang, body.num_beams,
+                                                                   deadline, body.cache)  # fmt: skip
+        return schemas.TranslationOut(translation=text, paragraphs=paragraphs, html=html)
 
     async def work(deadline):
         labelled = [(str(i), t) for i, t in enumerate(texts)]
