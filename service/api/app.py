@@ -38,8 +38,10 @@ async def _warm_up(runtime) -> None:
     await warm_up(runtime)
 
 
-def create_app(settings: Settings | None = None, runtime_factory=None) -> FastAPI:
-    """``runtime_factory`` (tests, benchmarks) replaces loading the models named by the settings."""
+def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_models: bool = False) -> FastAPI:
+    """``runtime_factory`` (tests, benchmarks) replaces loading the models named by the settings. With
+    ``wait_for_models`` the app's start lasts until the models are loaded (Ray Serve routes to a replica once its
+    start is over); otherwise they load in the background and /readyz tells."""
     settings = settings or Settings()
     metrics = Metrics()
     factory = runtime_factory or (lambda: _default_runtime_factory(settings, metrics))
@@ -74,6 +76,8 @@ def create_app(settings: Settings | None = None, runtime_factory=None) -> FastAP
         state.jobs = JobRunner(store, settings, metrics)
         metrics.watch_jobs(store)
         state.loader = asyncio.create_task(load())
+        if wait_for_models:
+            await state.loader
         yield
         state.shutting_down, state.ready = True, False
         metrics.ready.set(0)
