@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install the service (CPU torch 2.13.0, the pinned dependencies).
-# With --test: also the test tools, Debian's Chromium for the editor page's browser tests and Debian's redis-server
-# for the shared translation memory's tests.
+# With --test: also the test tools and the optional Ray extra (its cluster tests run in CI), Debian's Chromium for
+# the editor page's browser tests and Debian's redis-server for the shared translation memory's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
@@ -10,7 +10,7 @@ if [ "${1:-}" != "--test" ]; then
   .venv/bin/python -m pip install -q -e .
   exit 0
 fi
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,ray]'  # the Ray cluster tests run in CI too
 # Playwright drives the system's Chromium: its own browser download is never used.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium fonts-lohit-deva)

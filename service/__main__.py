@@ -110,6 +110,11 @@ def main(argv=None) -> int:
     bulk.add_argument("--url", help="a running service (default: in this process, with the configured models)")
     bulk.add_argument("--api-key", default=os.environ.get("SUMMARIZER_CLIENT_API_KEY"))
     bulk.add_argument("--concurrency", type=int, default=8)
+    bulk.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster (auto, HOST:PORT): pip install '.[ray]'")
+    bulk.add_argument("--ray-actors", type=int, help="model actors (default: one per GPU, or 1)")
+    bulk.add_argument("--ray-actor-cpus", type=float, default=1.0, help="CPUs each actor reserves")
+    bulk.add_argument("--ray-actor-gpus", type=float, help="GPUs each actor reserves (default: 1 if the cluster has any)")
+    bulk.add_argument("--ray-batch-size", type=int, default=16, help="articles an actor takes at once")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -120,6 +125,10 @@ def main(argv=None) -> int:
     if args.command == "summarize-file":
         from .bulk import summarize_file
 
+        if args.ray:
+            from .deploy.ray_archive import summarize_file_on_ray
+
+            return summarize_file_on_ray(args)
         return summarize_file(args.input, args.output, args.url, args.concurrency, args.api_key)
     if args.command == "evaluate":
         from .evaluate import evaluate as run_evaluation

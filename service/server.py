@@ -105,6 +105,7 @@ def make_server(app, settings) -> uvicorn.Server:
         app, host=settings.host, port=settings.port, access_log=False, log_config=None,
         http=guarded_protocol(settings.header_timeout_s), timeout_keep_alive=settings.keep_alive_s,
         limit_concurrency=connections, timeout_graceful_shutdown=UVICORN_SHUTDOWN_S,
+        loop="asyncio",  # not uvloop (which the ray extra brings): the accept-error filter above is asyncio's
     )  # fmt: skip
     return _GracefulServer(config, app, settings.shutdown_grace_s)
 

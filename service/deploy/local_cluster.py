@@ -1,0 +1,140 @@
+"""A Ray cluster of several nodes on this machine, for tests, benchmarks and a first try (docs/SCALING.md):
+
+    python -m service.deploy.local_cluster up --nodes 2       # prints the address; Ctrl-C stops it
+
+Each node is one ``ray start --block`` in its own process group, with its own temporary directory and ports (two
+nodes on one machine must not share the dashboard agent's or the metrics' fixed default ports). Stopping kills
+those process groups and any process still naming our temporary directory — never ``ray stop``, which stops every
+Ray process on the machine, someone else's cluster included.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class LocalCluster:
+    def __init__(self, nodes: int = 2, cpus_per_node: float = 2, env: dict | None = None, dashboard: bool = True):
+        # Short on purpose: Ray's Unix sockets live under it, and a socket path has at most 107 bytes.
+        self.root = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+        self.nodes, self.cpus, self.dashboard = nodes, cpus_per_node, dashboard
+        self.env = {**os.environ, **(env or {}), "RAY_USAGE_STATS_ENABLED": "0"}
+        self.port = free_port()
+        self.dashboard_port = free_port()
+        self.address = f"{HOST}:{self.port}"
+        self.processes: list[subprocess.Popen] = []
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{HOST}:{self.dashboard_port}"
+
+    def _node_command(self, index: int) -> list[str]:
+        ray = str(Path(sys.executable).with_name("ray"))
+        command = [ray, "start", "--block", f"--num-cpus={self.cpus}", "--num-gpus=0", f"--node-ip-address={HOST}",
+                   f"--temp-dir={self.root / f'node{index}'}", f"--dashboard-agent-listen-port={free_port()}",
+                   f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
+                   "--disable-usage-stats"]  # fmt: skip
+        if index == 0:
+            return command + ["--head", f"--port={self.port}", f"--ray-client-server-port={free_port()}",
+                              f"--include-dashboard={str(self.dashboard).lower()}", f"--dashboard-host={HOST}",
+                              f"--dashboard-port={self.dashboard_port}"]  # fmt: skip
+        return command + [f"--address={self.address}"]
+
+    def start(self, timeout_s: float = 120) -> "LocalCluster":
+        for index in range(self.nodes):
+            log = (self.root / f"node{index}.log").open("w")
+            self.processes.append(subprocess.Popen(
+                self._node_command(index), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            ))  # fmt: skip
+            self._wait_for_nodes(index + 1, timeout_s)
+        return self
+
+    def _wait_for_nodes(self, count: int, timeout_s: float) -> None:
+        """Until ``ray status`` (through the GCS) counts ``count`` live nodes; a node process that exits fails."""
+        deadline = time.monotonic() + timeout_s
+        probe = ("import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
+                 "print(sum(n['Alive'] for n in ray.nodes()))")  # fmt: skip
+        while time.monotonic() < deadline:
+            for index, process in enumerate(self.processes):
+                if process.poll() is not None:
+                    raise RuntimeError(f"ray node {index} exited:\n{self.log(index)[-3000:]}")
+            seen = subprocess.run([sys.executable, "-c", probe, self.address], env=self.env, capture_output=True,
+                                  text=True, timeout=60)  # fmt: skip
+            if seen.returncode == 0 and seen.stdout.strip().splitlines()[-1:] == [str(count)]:
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"{count} ray node(s) not up after {timeout_s} s:\n{self.log(0)[-3000:]}")
+
+    def log(self, index: int) -> str:
+        return (self.root / f"node{index}.log").read_text(errors="replace")
+
+    def pids(self) -> set[int]:
+        """Every process of this cluster: our ``ray start`` groups, and whatever names our temporary directory."""
+        found = set()
+        marker = str(self.root).encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if marker in (entry / "cmdline").read_bytes() or os.getpgid(int(entry.name)) in {
+                    p.pid for p in self.processes
+                }:
+                    found.add(int(entry.name))
+            except (OSError, ProcessLookupError):
+                continue
+        return found - {os.getpid()}
+
+    def stop(self, grace_s: float = 10) -> None:
+        for process in reversed(self.processes):  # workers first, then the head
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while any(p.poll() is None for p in self.processes) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for process in self.processes:
+            process.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> "LocalCluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service.deploy.local_cluster", description=__doc__)
+    parser.add_argument("command", choices=["up"])
+    parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument("--cpus-per-node", type=float, default=2)
+    args = parser.parse_args(argv)
+    with LocalCluster(args.nodes, args.cpus_per_node) as cluster:
+        print(f"ray cluster of {args.nodes} nodes up: address {cluster.address}, dashboard {cluster.dashboard_url}",
+              flush=True)  # fmt: skip
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
