@@ -94,7 +94,7 @@ def convert_models(settings: Settings) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="start the HTTP server (settings from SUMMARIZER_* variables)")
@@ -115,7 +115,11 @@ def main(argv=None) -> int:
     bulk.add_argument("--ray-actor-cpus", type=float, default=1.0, help="CPUs each actor reserves")
     bulk.add_argument("--ray-actor-gpus", type=float, help="GPUs each actor reserves (default: 1 if the cluster has any)")
     bulk.add_argument("--ray-batch-size", type=int, default=16, help="articles an actor takes at once")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         settings = Settings()
     except ValueError as exc:  # pydantic's ValidationError: a SUMMARIZER_* variable that does not parse

