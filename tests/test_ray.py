@@ -12,9 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
-from service.deploy.local_cluster import LocalCluster, free_port
+from service.deploy.local_cluster import LocalCluster, free_port, local_serve_config
 
 from .conftest import ROOT, SHARED, service_env
 
@@ -23,59 +22,18 @@ PASSAGES = [json.loads(line) for line in (SHARED / "corpus" / "hindi_news.jsonl"
 KEY = "k-ray-1"
 
 
-def tiny_settings(models: Path, store: Path) -> dict:
-    return dict(translation_model=models / "indictrans2", summarization_model=models / "mt5",
-                translation_max_new_tokens=12, models_dir=store, offline="true", cache="off",
-                api_keys=json.dumps([KEY]), max_article_chars=2000)  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def settings(tiny_models, tmp_path_factory) -> dict:
-    return tiny_settings(tiny_models, tmp_path_factory.mktemp("ray-store"))
+    return dict(translation_model=tiny_models / "indictrans2", summarization_model=tiny_models / "mt5",
+                translation_max_new_tokens=12, models_dir=tmp_path_factory.mktemp("ray-store"), offline="true",
+                cache="off", api_keys=json.dumps([KEY]), max_article_chars=2000)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def cluster(settings):
     env = {k: v for k, v in service_env(**settings).items() if k.startswith(("SUMMARIZER_", "HF_"))}
-    # One proxy (HeadOnly, below) would send everything to its own node's replica; on a real cluster each node has
-    # its proxy and that preference is right.
-    env["RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING"] = "0"
     with LocalCluster(nodes=2, cpus_per_node=2, env=env) as started:
         yield started
-
-
-def serve_cli(cluster: LocalCluster, *args: str, timeout: float = 120) -> str:
-    serve = str(Path(sys.executable).with_name("serve"))
-    done = subprocess.run([serve, *args, "-a", cluster.dashboard_url], cwd=ROOT, env=cluster.env,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-def config_for_two_local_nodes(settings, port: int) -> dict:
-    """deploy/ray/serve.yaml as shipped, changed only where one machine differs from a GPU cluster."""
-    config = yaml.safe_load((ROOT / "deploy" / "ray" / "serve.yaml").read_text())
-    config["proxy_location"] = "HeadOnly"  # two nodes' proxies cannot both bind one port of one machine
-    config["http_options"] = {"host": "127.0.0.1", "port": port}
-    [app] = config["applications"]
-    app["runtime_env"]["env_vars"] = {k: v for k, v in service_env(**settings).items() if k.startswith("SUMMARIZER_")}
-    [deployment] = app["deployments"]
-    del deployment["autoscaling_config"]
-    deployment["num_replicas"] = 2
-    deployment["ray_actor_options"] = {"num_cpus": 2, "num_gpus": 0}  # a whole node each: one replica per node
-    return config
-
-
-def wait_running(cluster: LocalCluster, timeout_s: float = 300) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = yaml.safe_load(serve_cli(cluster, "status"))
-        app = (status.get("applications") or {}).get("news", {})
-        if app.get("status") == "RUNNING":
-            return
-        assert app.get("status") != "DEPLOY_FAILED", app
-        time.sleep(1)
-    raise AssertionError(f"not RUNNING after {timeout_s} s: {status}")
 
 
 def bad_requests(passage: str) -> list[tuple[str, dict, bytes]]:
@@ -98,7 +56,7 @@ def answers(post, passage: str) -> list[tuple[str, int, str]]:
     return out
 
 
-def test_serve_two_nodes_answer_like_the_plain_server(cluster, settings, tmp_path, monkeypatch):
+def test_serve_two_nodes_answer_like_the_plain_server(cluster, settings, monkeypatch):
     from fastapi.testclient import TestClient
 
     from service.api import create_app
@@ -107,11 +65,8 @@ def test_serve_two_nodes_answer_like_the_plain_server(cluster, settings, tmp_pat
     from .conftest import wait_ready
 
     port = free_port()
-    config_path = tmp_path / "serve.yaml"
-    config_path.write_text(yaml.safe_dump(config_for_two_local_nodes(settings, port), allow_unicode=True))
-    serve_cli(cluster, "deploy", str(config_path))
     try:
-        wait_running(cluster)
+        cluster.deploy(local_serve_config(port, service_env(**settings), replicas=2, replica_cpus=2))
         url = f"http://127.0.0.1:{port}"
         served_by = set()
         with httpx.Client(base_url=url, timeout=120) as http:
@@ -134,7 +89,7 @@ def test_serve_two_nodes_answer_like_the_plain_server(cluster, settings, tmp_pat
         assert over_serve == over_plain
         assert {code for _, status, code in over_serve} >= {"missing_api_key", "invalid_api_key"}, over_serve
     finally:
-        serve_cli(cluster, "shutdown", "-y")
+        cluster.serve("shutdown", "-y")
 
 
 def output_ids(path: Path) -> list[str]:

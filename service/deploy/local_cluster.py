@@ -1,6 +1,7 @@
 """A Ray cluster of several nodes on this machine, for tests, benchmarks and a first try (docs/SCALING.md):
 
-    python -m service.deploy.local_cluster up --nodes 2       # prints the address; Ctrl-C stops it
+    python -m service.deploy.local_cluster up --nodes 2               # prints the address; Ctrl-C stops it
+    python -m service.deploy.local_cluster up --nodes 2 --serve 8000  # and deploys deploy/ray/serve.yaml on it
 
 Each node is one ``ray start --block`` in its own process group, with its own temporary directory and ports (two
 nodes on one machine must not share the dashboard agent's or the metrics' fixed default ports). Stopping kills
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 HOST = "127.0.0.1"
+SERVE_YAML = Path(__file__).resolve().parents[2] / "deploy" / "ray" / "serve.yaml"
 
 
 def free_port() -> int:
@@ -33,7 +35,10 @@ class LocalCluster:
         # Short on purpose: Ray's Unix sockets live under it, and a socket path has at most 107 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
         self.nodes, self.cpus, self.dashboard = nodes, cpus_per_node, dashboard
-        self.env = {**os.environ, **(env or {}), "RAY_USAGE_STATS_ENABLED": "0"}
+        # One machine has one Serve proxy (``local_serve_config``), which would send every request to its own node's
+        # replica: Serve prefers the local one, right on a real cluster where each node has its proxy.
+        local = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING": "0"}
+        self.env = {**os.environ, **(env or {}), **local}
         self.port = free_port()
         self.dashboard_port = free_port()
         self.address = f"{HOST}:{self.port}"
@@ -115,6 +120,33 @@ class LocalCluster:
             process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def serve(self, *args: str, timeout_s: float = 120) -> str:
+        """The ``serve`` command line against this cluster's dashboard; its output."""
+        serve = str(Path(sys.executable).with_name("serve"))
+        done = subprocess.run([serve, *args, "-a", self.dashboard_url], env=self.env, capture_output=True, text=True,
+                              timeout=timeout_s)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"serve {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def deploy(self, config: dict, timeout_s: float = 300) -> None:
+        """``serve deploy`` of ``config``, then wait until its applications are RUNNING (or fail on DEPLOY_FAILED)."""
+        import yaml  # comes with ray
+
+        path = self.root / "serve.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        self.serve("deploy", str(path))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            apps = yaml.safe_load(self.serve("status")).get("applications") or {}
+            states = {name: app.get("status") for name, app in apps.items()}
+            if states and all(state == "RUNNING" for state in states.values()):
+                return
+            if "DEPLOY_FAILED" in states.values():
+                raise RuntimeError(f"deploy failed: {apps}")
+            time.sleep(1)
+        raise TimeoutError(f"not RUNNING after {timeout_s} s: {apps}")
+
     def __enter__(self) -> "LocalCluster":
         return self.start()
 
@@ -122,15 +154,39 @@ class LocalCluster:
         self.stop()
 
 
+def local_serve_config(port: int, settings_env: dict, replicas: int | None = 2, replica_cpus: float = 2) -> dict:
+    """deploy/ray/serve.yaml as shipped, changed only where one machine differs from a GPU cluster: one proxy (two
+    nodes' proxies cannot bind one port of one machine), no GPU, the given settings; ``replicas`` fixed, or None to
+    keep the shipped autoscaling. A replica asking for a whole node's CPUs gets a node of its own."""
+    import yaml
+
+    config = yaml.safe_load(SERVE_YAML.read_text())
+    config["proxy_location"] = "HeadOnly"
+    config["http_options"] = {"host": HOST, "port": port}
+    [app] = config["applications"]
+    app["runtime_env"]["env_vars"] = {k: v for k, v in settings_env.items() if k.startswith("SUMMARIZER_")}
+    [deployment] = app["deployments"]
+    if replicas is not None:
+        del deployment["autoscaling_config"]
+        deployment["num_replicas"] = replicas
+    deployment["ray_actor_options"] = {"num_cpus": replica_cpus, "num_gpus": 0}
+    return config
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service.deploy.local_cluster", description=__doc__)
     parser.add_argument("command", choices=["up"])
     parser.add_argument("--nodes", type=int, default=2)
     parser.add_argument("--cpus-per-node", type=float, default=2)
+    parser.add_argument("--serve", type=int, metavar="PORT", help="deploy serve.yaml, one replica per node, on PORT")
     args = parser.parse_args(argv)
     with LocalCluster(args.nodes, args.cpus_per_node) as cluster:
         print(f"ray cluster of {args.nodes} nodes up: address {cluster.address}, dashboard {cluster.dashboard_url}",
               flush=True)  # fmt: skip
+        if args.serve:
+            settings = {k: v for k, v in os.environ.items() if k.startswith("SUMMARIZER_")}
+            cluster.deploy(local_serve_config(args.serve, settings, args.nodes, args.cpus_per_node))
+            print(f"serving on http://{HOST}:{args.serve} ({args.nodes} replicas); Ctrl-C stops it", flush=True)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     return 0
