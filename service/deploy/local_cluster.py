@@ -88,30 +88,38 @@ class LocalCluster:
     def log(self, index: int) -> str:
         return (self.root / f"node{index}.log").read_text(errors="replace")
 
+    def node_pids(self, index: int) -> set[int]:
+        """Node ``index``'s processes: its ``ray start`` and every descendant (Ray's workers start sessions of
+        their own, so a process group does not hold them all)."""
+        import psutil  # comes with ray
+
+        try:
+            root = psutil.Process(self.processes[index].pid)
+            return {root.pid} | {child.pid for child in root.children(recursive=True)}
+        except psutil.NoSuchProcess:
+            return set()
+
     def pids(self) -> set[int]:
-        """Every process of this cluster: our ``ray start`` groups, and whatever names our temporary directory."""
-        found = set()
+        """Every process of this cluster: the nodes' trees, and whatever still names our temporary directory."""
+        found = set().union(*(self.node_pids(i) for i in range(len(self.processes))))
         marker = str(self.root).encode()
         for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
             try:
-                if marker in (entry / "cmdline").read_bytes() or os.getpgid(int(entry.name)) in {
-                    p.pid for p in self.processes
-                }:
+                if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes():
                     found.add(int(entry.name))
-            except (OSError, ProcessLookupError):
+            except OSError:
                 continue
         return found - {os.getpid()}
 
     def stop(self, grace_s: float = 10) -> None:
+        known = self.pids()  # before the tree comes apart
         for process in reversed(self.processes):  # workers first, then the head
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         while any(p.poll() is None for p in self.processes) and time.monotonic() < deadline:
             time.sleep(0.1)
-        for pid in self.pids():
+        for pid in known | self.pids():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
