@@ -74,7 +74,7 @@ def _http_worker(url: str, api_key: str | None):
     return summarize, client.aclose
 
 
-def _in_process_worker():
+def in_process_worker():
     from .api.errors import STATUS
     from .api.routes import article_out
     from .config import Settings
@@ -107,7 +107,7 @@ async def run(in_path: Path, out_path: Path, url: str | None, concurrency: int, 
     counts = Counts()
     todo = read_articles(in_path, completed_ids(out_path), counts)
     errors_path = out_path.with_suffix(".errors.jsonl")
-    summarize, close = _http_worker(url, api_key) if url else _in_process_worker()
+    summarize, close = _http_worker(url, api_key) if url else in_process_worker()
     limit = asyncio.Semaphore(concurrency)
     bar = tqdm(total=len(todo), unit="article", desc="summarizing", file=sys.stderr)
     with out_path.open("a", encoding="utf-8") as out, errors_path.open("a", encoding="utf-8") as errors:

@@ -98,7 +98,9 @@ def output_ids(path: Path) -> list[str]:
 
 def test_archive_on_ray_killed_midway_then_resumed_each_id_once(cluster, tmp_path):
     archive = tmp_path / "archive.jsonl"
-    archive.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PASSAGES[:20]), encoding="utf-8")
+    # 20 passages, one over max_article_chars (its reason goes to the errors file) and one id a second time.
+    items = PASSAGES[:20] + [{"id": "too-long", "text": "क" * 2001}, PASSAGES[3]]
+    archive.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in items), encoding="utf-8")
     out = tmp_path / "out.jsonl"
     command = [sys.executable, "-m", "service", "summarize-file", str(archive), "-o", str(out), "--ray",
                cluster.address, "--ray-actors", "2", "--ray-batch-size", "2"]  # fmt: skip
@@ -113,8 +115,8 @@ def test_archive_on_ray_killed_midway_then_resumed_each_id_once(cluster, tmp_pat
     assert 0 < cut_at < 20, f"the run should be cut midway, it had written {cut_at}:\n{(tmp_path / 'first.log').read_text()[-3000:]}"
 
     second = subprocess.run(command, cwd=ROOT, env=cluster.env, capture_output=True, text=True, timeout=600)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert f"done {20 - cut_at}, failed 0, skipped {cut_at}" in second.stdout
-    ids = output_ids(out)
-    assert sorted(ids) == sorted(p["id"] for p in PASSAGES[:20])  # each id exactly once
-    assert not (tmp_path / "out.errors.jsonl").read_text()
+    assert second.returncode == 1, second.stderr[-3000:]  # the local command's status: some article failed
+    assert f"done {20 - cut_at}, failed 1," in second.stdout
+    assert sorted(output_ids(out)) == sorted(p["id"] for p in PASSAGES[:20])  # each id exactly once
+    errors = [json.loads(line) for line in (tmp_path / "out.errors.jsonl").read_text().splitlines()]
+    assert errors and all(e["id"] == "too-long" and e["status"] == 413 and e["code"] == "article_too_long" for e in errors)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..bulk import BulkFailure, Counts, _in_process_worker, completed_ids
+from ..bulk import BulkFailure, Counts, completed_ids, in_process_worker
 
 # Reads and the done-id filter ask for a sliver of a CPU: with whole-CPU actors on a small cluster, tasks asking
 # for a full CPU would wait for ever behind them (Ray Data then stalls without a word).
@@ -36,7 +36,7 @@ class ArchiveActor:
 
     @staticmethod
     async def _start():
-        return _in_process_worker()  # inside the loop: the schedulers' tasks belong to it
+        return in_process_worker()  # inside the loop: the schedulers' tasks belong to it
 
     def __call__(self, batch: dict) -> dict:
         ids = [None if i is None else str(i) for i in batch["id"]]
