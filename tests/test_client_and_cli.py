@@ -100,3 +100,15 @@ def test_bulk_cli_records_failures_apart(live_server, tmp_path):
     assert _ids(out) == ["ok"]
     [error] = [json.loads(line) for line in out.with_suffix(".errors.jsonl").read_text().splitlines()]
     assert error == {"id": "bad", "status": 422, "code": "not_hindi", "message": error["message"]}
+
+
+def test_bulk_cli_on_ray_without_the_extra_says_how_to_get_it(tmp_path):
+    """``--ray`` where the optional extra is missing (``ray`` hidden from imports): exit 2 and the install line, not a
+    traceback."""
+    archive = tmp_path / "in.jsonl"
+    archive.write_text('{"id": "a", "text": "नमस्ते।"}\n', encoding="utf-8")
+    code = ("import sys; sys.modules['ray'] = None; from service.__main__ import main; "
+            f"sys.exit(main(['summarize-file', {str(archive)!r}, '-o', {str(tmp_path / 'out.jsonl')!r}, '--ray', 'auto']))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "pip install -e '.[ray]'" in done.stderr and "Traceback" not in done.stderr

@@ -128,6 +128,11 @@ def summarize_file_on_ray(args) -> int:
     if args.url:
         print("error: --ray and --url are two ways to run the archive; give one", file=sys.stderr)
         return 2
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print("error: --ray needs the optional ray extra: pip install -e '.[ray]' (docs/SCALING.md)", file=sys.stderr)
+        return 2
     counts = run_on_ray(str(args.input), args.output, args.ray, args.ray_actors, args.ray_actor_cpus,
                         args.ray_actor_gpus, args.ray_batch_size)  # fmt: skip
     print(counts.line())
