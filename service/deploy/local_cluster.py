@@ -70,7 +70,7 @@ class LocalCluster:
         return self
 
     def _wait_for_nodes(self, count: int, timeout_s: float) -> None:
-        """Until ``ray status`` (through the GCS) counts ``count`` live nodes; a node process that exits fails."""
+        """Until the GCS counts ``count`` live nodes (asked from a fresh process); a node process that exits fails."""
         deadline = time.monotonic() + timeout_s
         probe = ("import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
                  "print(sum(n['Alive'] for n in ray.nodes()))")  # fmt: skip
@@ -91,7 +91,7 @@ class LocalCluster:
     def node_pids(self, index: int) -> set[int]:
         """Node ``index``'s processes: its ``ray start`` and every descendant (Ray's workers start sessions of
         their own, so a process group does not hold them all)."""
-        import psutil  # comes with ray
+        import psutil  # in the ray extra
 
         try:
             root = psutil.Process(self.processes[index].pid)

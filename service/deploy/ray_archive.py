@@ -32,7 +32,7 @@ class ArchiveActor:
 
     def __init__(self):
         self.loop = asyncio.new_event_loop()
-        self.summarize, self.close = self.loop.run_until_complete(self._start())
+        self.summarize, _ = self.loop.run_until_complete(self._start())  # nothing to close: the process ends with the job
 
     @staticmethod
     async def _start():
@@ -49,8 +49,9 @@ class ArchiveActor:
     async def _one(self, article_id: str | None, text) -> tuple[str, str]:
         """(result line, "") or ("", error line): one article's outcome, never an exception (no lost article)."""
         if article_id is None or not isinstance(text, str):
-            what = "missing_id" if article_id is None else "missing_text"
-            return "", json.dumps({"id": article_id, "status": 422, "code": what, "message": f"line has no {what[8:]}"})
+            field = "id" if article_id is None else "text"
+            record = {"id": article_id, "status": 422, "code": f"missing_{field}", "message": f"the line has no {field}"}
+            return "", json.dumps(record, ensure_ascii=False)
         try:
             result = await self.summarize(article_id, text)
         except BulkFailure as exc:
