@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .sqlite_db import connect, transaction
+
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 FINISHED = ("done", "failed", "cancelled")
 
@@ -65,10 +67,8 @@ class JobStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        self._db = connect(self.path, "FULL", timeout_s=10)  # an accepted job survives a power cut, not only a kill
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # an accepted job survives a power cut, not only a kill
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 
@@ -79,22 +79,15 @@ class JobStore:
     def add(self, owner: str, request: dict, priority: str, callback_url: str | None, max_queued: int) -> Job | None:
         """A new queued job, or None when ``max_queued`` jobs are already waiting."""
         job_id, now = secrets.token_urlsafe(16), time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                (waiting,) = self._db.execute("SELECT count(*) FROM jobs WHERE status = 'queued'").fetchone()
-                if waiting >= max_queued:
-                    self._db.execute("ROLLBACK")
-                    return None
-                self._db.execute(
-                    "INSERT INTO jobs (id, owner, status, priority, request, callback_url, created, updated) "
-                    "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
-                    (job_id, owner, priority, json.dumps(request, ensure_ascii=False), callback_url, now, now),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, transaction(self._db):
+            (waiting,) = self._db.execute("SELECT count(*) FROM jobs WHERE status = 'queued'").fetchone()
+            if waiting >= max_queued:
+                return None  # nothing written: the transaction commits empty
+            self._db.execute(
+                "INSERT INTO jobs (id, owner, status, priority, request, callback_url, created, updated) "
+                "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                (job_id, owner, priority, json.dumps(request, ensure_ascii=False), callback_url, now, now),
+            )
         return self.get(job_id)
 
     def get(self, job_id: str, owner: str | None = None) -> Job | None:

@@ -17,8 +17,9 @@ import logging
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
+
+from .sqlite_db import connect, transaction
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,7 @@ class SqliteStore:
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=5, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # a lost last write costs a re-translation, not corruption
+            db = connect(self.path, "NORMAL", timeout_s=5)  # a lost last write costs a re-translation
             self._local.db = db
             self._opened.append(db)
         return db
@@ -65,7 +64,7 @@ class SqliteStore:
             marks = ",".join("?" * len(chunk))
             found.update(db.execute(f"SELECT key, value FROM memory WHERE key IN ({marks})", chunk).fetchall())
         if found:
-            with _transaction(db):
+            with transaction(db):
                 db.executemany(
                     "UPDATE memory SET id = (SELECT max(id) + 1 FROM memory) WHERE key = ?", [(k,) for k in found]
                 )
@@ -73,7 +72,7 @@ class SqliteStore:
 
     def put_many(self, items: dict[bytes, str]) -> None:
         db = self._connection()
-        with _transaction(db):
+        with transaction(db):
             db.executemany("INSERT OR IGNORE INTO memory (key, value) VALUES (?, ?)", list(items.items()))
             self._evict(db)
 
@@ -101,17 +100,6 @@ class SqliteStore:
             db.close()
         self._opened.clear()
         self._local = threading.local()
-
-
-@contextmanager
-def _transaction(db: sqlite3.Connection):
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 class RedisStore:
