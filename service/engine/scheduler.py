@@ -174,7 +174,7 @@ class BatchScheduler:
     def _wait_for_batch(self) -> list[_Item] | None:
         """With the lock held: wait until a batch is due, then take it. None once closed."""
         while True:
-            lane, window = self._next_lane()
+            window, bulk_waits = self._next_window()
             if window:
                 break
             if self._closed:
@@ -186,21 +186,21 @@ class BatchScheduler:
             if due <= 0 or self._can_fill(window):
                 break
             self._cond.wait(due)
-            lane, window = self._next_lane()  # an interactive item may have arrived meanwhile
+            window, bulk_waits = self._next_window()  # an interactive item may have arrived meanwhile
             if not window:
                 return []
         if self._closed:
             return None
-        bulk_waits = lane == "interactive" and bool(self._window("bulk"))
         self._streak = self._streak + 1 if bulk_waits else 0
         return self._take_batch(window)
 
-    def _next_lane(self) -> tuple[str, list[_Item]]:
-        """The lane the next batch comes from, and its window: interactive first, bulk after a streak."""
+    def _next_window(self) -> tuple[list[_Item], bool]:
+        """The window the next batch comes from (interactive first, bulk after a streak), and whether taking it
+        keeps bulk work waiting (an interactive batch while bulk items wait: the streak grows)."""
         interactive, bulk = self._window("interactive"), self._window("bulk")
         if interactive and not (bulk and self._streak >= INTERACTIVE_STREAK):
-            return "interactive", interactive
-        return "bulk", bulk
+            return interactive, bool(bulk)
+        return bulk, False
 
     def _window(self, lane: str) -> list[_Item]:
         """The oldest live items of a lane, up to the window size; drops taken and cancelled items off the front."""
