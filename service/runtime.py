@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import model_store
-from .config import Settings, backend_of, batch_bounds
+from .config import Settings, batch_bounds
 from .engine import device as devices
 from .engine.beam_search import optimize_for_beam_search
 from .engine.scheduler import BatchScheduler
@@ -144,8 +144,8 @@ def fingerprints(settings: Settings, models: LoadedModels, sources: dict[str, mo
         "summarization": {"input_tokens": settings.summary_input_tokens},
     }
     return {
-        kind: json.dumps([model_store.weights_identity(sources[kind]), backend_of(models.dtypes[kind]),
-                          models.dtypes[kind], str(models.device.type), limits[kind]], sort_keys=True)
+        kind: json.dumps([model_store.weights_identity(sources[kind]), models.dtypes[kind],  # names the backend too
+                          str(models.device.type), limits[kind]], sort_keys=True)
         for kind in ("translation", "summarization")
     }  # fmt: skip
 
