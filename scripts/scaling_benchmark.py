@@ -27,7 +27,6 @@ from pathlib import Path
 
 import httpx
 import psutil
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -113,8 +112,7 @@ def ray_memory(cluster: LocalCluster) -> dict:
 
 
 def replica_states(cluster: LocalCluster) -> dict:
-    status = yaml.safe_load(cluster.serve("status"))
-    deployment = status["applications"]["news"]["deployments"]["NewsSummarizer"]
+    deployment = cluster.applications()["news"]["deployments"]["NewsSummarizer"]
     return deployment.get("replica_states") or {}
 
 
@@ -213,9 +211,12 @@ def main(argv=None) -> dict:
                 result["overhead"] = overhead(plain_url, f"http://{HOST}:{port}")
                 cluster.serve("shutdown", "-y")
                 result["autoscaling"] = autoscaling(cluster, env)
-                models = ensure_models(args.bench_models, args.shared) if args.archive_models == "bench" else tiny
-                result["archive"] = archive(cluster, models, models / "store" if models != tiny else workdir / "store",
-                                            args.shared, workdir) | {"models": args.archive_models}  # fmt: skip
+                if args.archive_models == "bench":  # the bench models' store holds their CTranslate2 copies already
+                    models = ensure_models(args.bench_models, args.shared)
+                    store = models / "store"
+                else:
+                    models, store = tiny, workdir / "store"
+                result["archive"] = archive(cluster, models, store, args.shared, workdir) | {"models": args.archive_models}
         finally:
             plain.terminate()
             plain.wait(60)

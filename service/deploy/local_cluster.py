@@ -137,6 +137,12 @@ class LocalCluster:
             raise RuntimeError(f"serve {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
         return done.stdout
 
+    def applications(self) -> dict:
+        """``serve status``'s applications: name → {status, deployments: {name: {replica_states, …}}, …}."""
+        import yaml  # comes with ray
+
+        return yaml.safe_load(self.serve("status")).get("applications") or {}
+
     def deploy(self, config: dict, timeout_s: float = 300) -> None:
         """``serve deploy`` of ``config``, then wait until its applications are RUNNING (or fail on DEPLOY_FAILED)."""
         import yaml  # comes with ray
@@ -146,7 +152,7 @@ class LocalCluster:
         self.serve("deploy", str(path))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            apps = yaml.safe_load(self.serve("status")).get("applications") or {}
+            apps = self.applications()
             states = {name: app.get("status") for name, app in apps.items()}
             if states and all(state == "RUNNING" for state in states.values()):
                 return

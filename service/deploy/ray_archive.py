@@ -114,8 +114,8 @@ def _write(dataset, out_path: Path, done: set[str], total: int | None) -> Counts
                     counts.done += 1
                 else:
                     errors.write(error + "\n")
-                    written.discard(None)
-                    written.add(article_id)  # once per run; a re-run tries it again
+                    if article_id is not None:
+                        written.add(article_id)  # once per run; a re-run tries it again
                     counts.failed += 1
                 bar.update(1)
             out.flush()

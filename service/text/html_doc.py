@@ -3,8 +3,9 @@
 The markup is parsed (lxml, libxml2's HTML parser: linear, and it stops at 256 levels of nesting, which is refused
 here rather than cut silently), sanitized (nh3, the Rust ``ammonia`` sanitizer: no script, style, event handler or
 ``javascript:`` URL survives; WordPress block comments such as ``<!-- wp:paragraph -->`` are kept in place; its cost
-grows with nesting depth, which the first parse bounds), and parsed again. The units of translation are the innermost block elements that hold text (``p``, ``h1``–``h6``,
-``li``, ``blockquote``, ``figcaption``, table cells, …). Text inside ``pre`` and ``code`` is never translated.
+grows with nesting depth, which the first parse bounds), and parsed again. The units of translation are the innermost
+block elements that hold text (``p``, ``h1``–``h6``, ``li``, ``blockquote``, ``figcaption``, table cells, …). Text
+inside ``pre`` and ``code`` is never translated.
 
 Inline markup (``a``, ``strong``, ``em``, ``b``, ``i``, ``span``, …) survives by an alignment-free method: each
 text node of a unit is translated on its own, and the tree is written back with every element, attribute and
