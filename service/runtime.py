@@ -9,6 +9,7 @@ import torch
 
 from . import model_store
 from .config import Settings, batch_bounds
+from .engine import cpu_gemm
 from .engine import device as devices
 from .engine.beam_search import optimize_for_beam_search
 from .engine.scheduler import BatchScheduler
@@ -31,6 +32,7 @@ class Runtime:
     dtypes: dict[str, str]
     sources: dict[str, model_store.ModelSource]
     load_seconds: dict[str, float] = field(default_factory=dict)
+    cpu_gemm: dict[str, str] = field(default_factory=dict)  # LoadedModels.gemm
 
     @property
     def engines(self) -> list[BatchScheduler]:
@@ -71,6 +73,7 @@ class LoadedModels:
     device: torch.device
     dtypes: dict[str, str]
     load_seconds: dict[str, float]
+    gemm: dict[str, str] = field(default_factory=dict)  # per model on torch on CPU: "onednn" or "default"
 
 
 def load_models(settings: Settings, sources: dict[str, model_store.ModelSource]) -> LoadedModels:
@@ -108,11 +111,14 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
         if loaded[kind] is None:
             loaded[kind] = load()
         seconds[kind] = time.perf_counter() - t0
-    translator, summarizer = loaded["translation"], loaded["summarization"]
-    for model in (translator, summarizer):
+    pack = device.type == "cpu" and settings.cpu_gemm == "onednn" and cpu_gemm.available()
+    gemm = {}
+    for kind, model in loaded.items():
         if model.model is not None:  # on torch
-            optimize_for_beam_search(model.model)
-    return LoadedModels(translator, summarizer, device, dtypes, seconds)
+            if device.type == "cpu":
+                gemm[kind] = "onednn" if pack and cpu_gemm.pack_linears(model.model) else "default"
+            optimize_for_beam_search(model.model)  # after packing: it patches the layers it finds
+    return LoadedModels(loaded["translation"], loaded["summarization"], device, dtypes, seconds, gemm)
 
 
 def _on_ctranslate2(kind: str, settings: Settings, source: model_store.ModelSource, device: torch.device):
@@ -138,14 +144,15 @@ def _on_ctranslate2(kind: str, settings: Settings, source: model_store.ModelSour
 
 def fingerprints(settings: Settings, models: LoadedModels, sources: dict[str, model_store.ModelSource]) -> dict:
     """Per model, everything of it and its settings that shapes its output (the translation memory's keys hold it,
-    with the request's beams): the weights' identity, backend and compute type, and the decoding limits."""
+    with the request's beams): the weights' identity, backend and compute type (and CPU kernels: they round
+    differently), and the decoding limits."""
     limits = {
         "translation": {"max_new_tokens": models.translator.max_new_tokens},
         "summarization": {"input_tokens": settings.summary_input_tokens},
     }
     return {
         kind: json.dumps([model_store.weights_identity(sources[kind]), models.dtypes[kind],  # names the backend too
-                          str(models.device.type), limits[kind]], sort_keys=True)
+                          str(models.device.type), models.gemm.get(kind), limits[kind]], sort_keys=True)
         for kind in ("translation", "summarization")
     }  # fmt: skip
 
@@ -157,7 +164,7 @@ def build_runtime(settings: Settings, observer=None) -> Runtime:
     models = load_models(settings, sources)
     memory = open_memory(settings, fingerprints(settings, models, sources), observer)
     pipeline = make_pipeline(models.translator, models.summarizer, settings, observer=observer, memory=memory)
-    return Runtime(settings, pipeline, models.device, models.dtypes, sources, models.load_seconds)
+    return Runtime(settings, pipeline, models.device, models.dtypes, sources, models.load_seconds, models.gemm)
 
 
 def _engine(name: str, model, settings: Settings, observer, kwargs):

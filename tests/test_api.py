@@ -142,6 +142,7 @@ def test_info_and_docs(client):
     assert info["ready"] and info["device"] == "cpu" and info["limits"]["max_article_chars"] == 20_000
     assert info["models"]["translation"]["revision"] == "local"
     assert info["decoding"]["decoder"] == "fast"
+    assert info["decoding"]["cpu_gemm"]["summarization"] == "onednn"  # mT5 on torch, its layers packed for oneDNN
     schema = client.get("/openapi.json").json()
     assert {"/summarize", "/translate", "/healthz", "/readyz", "/info"} <= set(schema["paths"])
     examples = json.dumps(schema, ensure_ascii=False)

@@ -32,9 +32,12 @@ def generated_ids(output: torch.Tensor, eos: int, pad: int) -> list[list[int]]:
 
 
 @pytest.fixture(scope="module")
-def indictrans_ct2(runtime, tmp_path_factory):
+def indictrans_ct2(runtime, tiny_models, tmp_path_factory):
+    """The copy converted from the checkpoint (as ``ensure_copy`` does); the reference is the runtime's torch model,
+    whose CPU layers are packed for oneDNN."""
     translator = runtime.pipeline.translator
-    path = ct2_convert.save(ct2_convert.indictrans_spec(translator.model, translator.tokenizer),
+    published = AutoModelForSeq2SeqLM.from_pretrained(tiny_models / "indictrans2").eval()
+    path = ct2_convert.save(ct2_convert.indictrans_spec(published, translator.tokenizer),
                             tmp_path_factory.mktemp("ct2") / "indictrans2")  # fmt: skip
     return translator, ct2_convert.load(path)
 
@@ -75,7 +78,8 @@ def test_official_checkpoints_convert_to_the_upstream_outputs(style, tmp_path):
 @pytest.fixture(scope="module")
 def mt5_ct2(runtime, tiny_models, tmp_path_factory):
     summarizer = runtime.pipeline.summarizer
-    spec = ct2_convert.mt5_spec(summarizer.model, tiny_models / "mt5" / "spiece.model")
+    published = AutoModelForSeq2SeqLM.from_pretrained(tiny_models / "mt5").eval()
+    spec = ct2_convert.mt5_spec(published, tiny_models / "mt5" / "spiece.model")
     return summarizer, ct2_convert.load(ct2_convert.save(spec, tmp_path_factory.mktemp("ct2") / "mt5"))
 
 

@@ -95,7 +95,7 @@ def test_every_part_of_the_fingerprint_changes_it(tiny_models, tmp_path, setting
     shutil.copytree(tiny_models / "indictrans2", copy)
     settings = settings_factory(translation_model=str(copy))
 
-    def fingerprint(settings=settings, dtype="float32", device="cpu", max_new_tokens=12, touch=False):
+    def fingerprint(settings=settings, dtype="float32", device="cpu", max_new_tokens=12, touch=False, gemm="onednn"):
         if touch:
             weights = copy / "model.safetensors"
             weights.write_bytes(weights.read_bytes())  # same size, new modification time
@@ -103,7 +103,7 @@ def test_every_part_of_the_fingerprint_changes_it(tiny_models, tmp_path, setting
                    for kind, p in (("translation", copy), ("summarization", tiny_models / "mt5"))}  # fmt: skip
         models = SimpleNamespace(translator=SimpleNamespace(max_new_tokens=max_new_tokens),
                                  dtypes={"translation": dtype, "summarization": "float32"},
-                                 device=SimpleNamespace(type=device))  # fmt: skip
+                                 device=SimpleNamespace(type=device), gemm={"translation": gemm})  # fmt: skip
         return fingerprints(settings, models, sources)
 
     base = fingerprint()
@@ -111,6 +111,7 @@ def test_every_part_of_the_fingerprint_changes_it(tiny_models, tmp_path, setting
         "backend": fingerprint(dtype="ctranslate2-float32"),  # the backend that ran, read off its dtype label
         "compute type": fingerprint(dtype="bfloat16"),
         "device": fingerprint(device="cuda"),
+        "CPU kernels": fingerprint(gemm="default"),
         "length limit": fingerprint(max_new_tokens=64),
         "weights": fingerprint(touch=True),
     }

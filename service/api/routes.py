@@ -281,5 +281,6 @@ async def info(request: Request):
             # What runs (the default CTranslate2 falls back to torch on a read-only model store).
             "translation_backend": backend_of(runtime.dtypes["translation"]) if runtime else settings.translation_backend,
             "summary_backend": backend_of(runtime.dtypes["summarization"]) if runtime else settings.summary_backend,
+            "cpu_gemm": runtime.cpu_gemm if runtime else None,  # per model on torch on a CPU: onednn or default
         },
     }

@@ -20,24 +20,32 @@ import torch.nn.functional as F
 from torch import nn
 
 from .beam_search import cross_attention_kv_projections
+from . import cpu_gemm
+from .cpu_gemm import PackedLinear
 
 
 def linear(module):
-    """The layer as a function: the kernel called directly for plain Linear layers (a module call costs as much as
-    the kernel on small batches), the module itself otherwise (int8-quantized layers)."""
+    """The layer as a function: the kernel called directly (a module call costs as much as the kernel on small
+    batches); the module itself for any other kind of layer."""
     if type(module) is nn.Linear:
         weight, bias = module.weight, module.bias
         return lambda x: F.linear(x, weight, bias)
+    if type(module) is PackedLinear:
+        return cpu_gemm.kernel(module.weight, module.bias)
     return module
 
 
 def fused_linear(*modules):
-    """Several projections of the same input as one matrix product (one kernel instead of three), when plain."""
-    if all(type(m) is nn.Linear for m in modules):
-        weight = torch.cat([m.weight for m in modules])
+    """Several projections of the same input as one matrix product (one kernel instead of three), when all are plain
+    or all packed (then the concatenation is packed anew)."""
+    kinds = {type(m) for m in modules}
+    if kinds == {nn.Linear} or kinds == {PackedLinear}:
+        packed = kinds == {PackedLinear}
+        weight = torch.cat([m.weight.to_dense() if packed else m.weight for m in modules])
         bias = None if modules[0].bias is None else torch.cat([m.bias for m in modules])
+        run = cpu_gemm.kernel(cpu_gemm.pack(weight), bias) if packed else lambda x: F.linear(x, weight, bias)
         sizes = [m.out_features for m in modules]
-        return lambda x: F.linear(x, weight, bias).split(sizes, dim=-1)
+        return lambda x: run(x).split(sizes, dim=-1)
     return lambda x: [m(x) for m in modules]
 
 
