@@ -1,6 +1,7 @@
 """What the translation memory saves, on the bench-size models (real shapes, random weights), in one run.
 
-    python scripts/cache_benchmark.py [--backend torch|ctranslate2] [--json out.json]
+    python scripts/cache_benchmark.py [--backend torch|ctranslate2] [--summary-backend torch|ctranslate2]
+                                      [--json out.json]
 
 1. **A running story.** The seed article, then its update (a new paragraph on top, one figure changed), each as one
    request to a pipeline with a fresh memory: sentences sent to the translation engine and wall time of the update
@@ -94,14 +95,14 @@ def live_story(settings: Settings, cache_dir: Path) -> dict:
     }
 
 
-def archive(models_dir: Path, shared: Path, backend: str, workdir: Path) -> dict:
+def archive(models_dir: Path, shared: Path, backends: dict[str, str], workdir: Path) -> dict:
     passages = [json.loads(line) for line in (shared / "corpus" / "hindi_news.jsonl").open(encoding="utf-8")]
     inputs = {"first": passages, "edited": edited(passages)}
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARIZER_")} | {
         "SUMMARIZER_TRANSLATION_MODEL": str(models_dir / "indictrans2"),
         "SUMMARIZER_SUMMARIZATION_MODEL": str(models_dir / "mt5"),
         "SUMMARIZER_MODELS_DIR": str(models_dir / "store"),
-        "SUMMARIZER_TRANSLATION_BACKEND": backend, "SUMMARIZER_SUMMARY_BACKEND": backend,
+        "SUMMARIZER_TRANSLATION_BACKEND": backends["translation"], "SUMMARIZER_SUMMARY_BACKEND": backends["summary"],
         "SUMMARIZER_TRANSLATION_MAX_NEW_TOKENS": str(NEW_TOKENS), "SUMMARIZER_OFFLINE": "true",
         "SUMMARIZER_WARMUP": "false", "SUMMARIZER_CACHE_DIR": str(workdir / "memory"), "HF_HUB_OFFLINE": "1",
     }  # fmt: skip
@@ -136,27 +137,30 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("torch", "ctranslate2"), default="ctranslate2",
                         help="both models on this backend (CTranslate2: int8 on CPU)")  # fmt: skip
+    parser.add_argument("--summary-backend", choices=("torch", "ctranslate2"),
+                        help="mT5 on this one instead (torch, with ctranslate2 above: the CPU defaults)")  # fmt: skip
     parser.add_argument("--models", type=Path, default=ROOT / "bench-models")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--skip-archive", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     models_dir = ensure_models(args.models, args.shared)
+    backends = {"translation": args.backend, "summary": args.summary_backend or args.backend}
     settings = Settings(
         translation_model=str(models_dir / "indictrans2"), summarization_model=str(models_dir / "mt5"),
-        models_dir=models_dir / "store", offline=True, warmup=False, translation_backend=args.backend,
-        summary_backend=args.backend,
+        models_dir=models_dir / "store", offline=True, warmup=False, translation_backend=backends["translation"],
+        summary_backend=backends["summary"],
     )  # fmt: skip
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command_line(argv),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "backend": args.backend,
+        "backends": backends,
     }
     with tempfile.TemporaryDirectory() as tmp:
         result["live_story"] = live_story(settings, Path(tmp) / "live")
         if not args.skip_archive:
-            result["archive"] = archive(models_dir, args.shared, args.backend, Path(tmp))
+            result["archive"] = archive(models_dir, args.shared, backends, Path(tmp))
     return report(result, args.json)
 
 

@@ -1,6 +1,9 @@
 """oneDNN-packed linear layers on the CPU (service.engine.cpu_gemm): the same products as nn.Linear to float32
 rounding, the same tokens as the published model's generate, and the setting that turns them on or off."""
 
+import mmap
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -65,3 +68,26 @@ def test_setting_chooses_the_kernels(settings_factory, setting, label):
     for model in (models.translator.model, models.summarizer.model):
         linears = {type(m) for m in model.modules()} & {nn.Linear, cpu_gemm.PackedLinear}
         assert linears == {cpu_gemm.PackedLinear if setting == "onednn" else nn.Linear}
+
+
+def resident_bytes() -> int:
+    return int(open("/proc/self/statm").read().split()[1]) * mmap.PAGESIZE
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="MADV_PAGEOUT is Linux's")
+def test_a_packed_layers_file_pages_are_released_and_read_again_unchanged(tmp_path):
+    """A checkpoint's weight is a view of its memory-mapped file: after packing, its pages leave the resident set
+    (else the dense copy would stay beside the packed one), and reading it again gives the same values."""
+    size = 64 << 20
+    expected = torch.arange(size // 4, dtype=torch.float32)
+    (tmp_path / "weights.bin").write_bytes(expected.numpy().tobytes())
+    storage = torch.UntypedStorage.from_file(str(tmp_path / "weights.bin"), shared=True, nbytes=size)
+    mapped = torch.tensor([], dtype=torch.float32).set_(storage)
+    assert torch.equal(mapped, expected)  # every page read in
+    before = resident_bytes()
+    cpu_gemm.release_pages(mapped)
+    assert before - resident_bytes() > size * 0.9
+    assert torch.equal(mapped, expected)
+    anonymous = expected.clone()
+    cpu_gemm.release_pages(anonymous)  # a hint only: memory that is not a file's keeps its contents
+    assert torch.equal(anonymous, expected)

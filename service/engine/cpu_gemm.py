@@ -7,7 +7,10 @@ packed. The whole mT5 decoding step went from 172 ms to 79 ms with the same toke
 float32 rounding (summation order). ``SUMMARIZER_CPU_GEMM=default`` keeps torch's own kernels.
 """
 
+import ctypes
 import logging
+import mmap
+import sys
 
 import torch
 from torch import nn
@@ -68,5 +71,29 @@ def pack_linears(model: nn.Module) -> int:
         for name, child in list(parent.named_children()):
             if type(child) is nn.Linear and child.weight.dtype == torch.float32 and child.weight.device.type == "cpu":
                 setattr(parent, name, PackedLinear(child))
+                release_pages(child.weight)
                 swapped += 1
     return swapped
+
+
+MADV_PAGEOUT = 21  # Linux 5.4+
+
+
+def release_pages(tensor: torch.Tensor) -> None:
+    """Ask Linux to reclaim the tensor's resident pages (``MADV_PAGEOUT`` never changes contents: a file's pages are
+    read again on access, anonymous ones stay or go to swap).
+
+    A checkpoint's tensors are views of its memory-mapped file, which stays mapped while any weight of it is in use
+    (the embeddings are). Packing reads a layer's pages in; without this they stay resident beside the packed copy
+    (bench models, both on torch: 5.0 GiB at the peak instead of 2.9)."""
+    start = tensor.data_ptr()
+    first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE  # whole pages inside the tensor only
+    last = (start + tensor.numel() * tensor.element_size()) // mmap.PAGESIZE * mmap.PAGESIZE
+    if last > first and _libc is not None:
+        _libc.madvise(ctypes.c_void_p(first), ctypes.c_size_t(last - first), MADV_PAGEOUT)  # a hint: errors ignored
+
+
+try:
+    _libc = ctypes.CDLL(None) if sys.platform == "linux" else None
+except OSError:
+    _libc = None
