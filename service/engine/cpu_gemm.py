@@ -2,9 +2,9 @@
 
 torch's CPU ``F.linear`` calls MKL. On the AMD EPYC machine of docs/BENCHMARKS.md, MKL runs the few-row products of
 decoding (one row per beam) far below memory bandwidth, while oneDNN, which ships inside torch, streams them at it:
-mT5's 250 112 × 768 output layer for 4 beams took 112 ms with MKL, 39 ms through oneDNN and 17 ms once the weight is
-packed. The whole mT5 decoding step went from 172 ms to 79 ms with the same tokens. Results agree with MKL's to
-float32 rounding (summation order). ``SUMMARIZER_CPU_GEMM=default`` keeps torch's own kernels.
+mT5's 250 112 × 768 output layer for 4 beams took 109 ms with MKL, 34 ms through oneDNN and 24 ms with the weight
+packed; one 4-beam mT5 summary 5.85 s → 2.26 s, the same tokens (``scripts/cpu_gemm_benchmark.py``). Results agree
+with MKL's to float32 rounding (summation order). ``SUMMARIZER_CPU_GEMM=default`` keeps torch's own kernels.
 """
 
 import ctypes
