@@ -120,16 +120,13 @@ async def run_engine(pipeline, articles) -> tuple[float, list[float]]:
 
 def run_http(runtime: Runtime, articles, clients: int) -> tuple[float, list[float]]:
     """Real uvicorn on a free port with this runtime; ``clients`` concurrent httpx clients share the articles."""
-    import socket
-
     import httpx
     import uvicorn
 
     from service.api import create_app
+    from service.deploy.local_cluster import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     # Long deadline: on 2 CPU cores, 16 articles in flight at once take minutes each.
     settings = runtime.settings.model_copy(update={"warmup": False, "max_request_bytes": 10_000_000, "request_timeout_s": 3600})
     server = uvicorn.Server(uvicorn.Config(create_app(settings, lambda: runtime), port=port, log_level="warning"))
