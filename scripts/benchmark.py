@@ -107,6 +107,11 @@ def run_naive(models, articles, translation_kwargs, summary_kwargs, sentence_bat
     return time.perf_counter() - start, latencies
 
 
+def close_engines(pipeline) -> None:
+    for engine in (pipeline.translation_engine, pipeline.summary_engine):
+        engine.close()
+
+
 async def run_engine(pipeline, articles) -> tuple[float, list[float]]:
     start = time.perf_counter()
 
@@ -312,8 +317,7 @@ def compare_ctranslate2(settings, sources, models_dir, compute_type, articles, s
         # ban and beams may not (CTranslate2 bans before its softmax, transformers after).
         out["float32_token_agreement_vs_torch"] = token_agreement(reference, torch_models, articles,
                                                                   translation_kwargs, summary_kwargs)  # fmt: skip
-    ct2_pipeline.translation_engine.close()
-    ct2_pipeline.summary_engine.close()
+    close_engines(ct2_pipeline)
     return out
 
 
@@ -412,7 +416,7 @@ def main(argv=None) -> dict:
     models = load_models(settings, sources)
     # The cards' loop runs the models as published: with torch's own CPU kernels, not our packed oneDNN layers.
     card_models = models
-    if "onednn" in models.gemm.values():
+    if "onednn" in models.cpu_gemm.values():
         card_models = load_models(settings.model_copy(update={"cpu_gemm": "default"}), sources)
     translation_kwargs = {"min_new_tokens": new_tokens, "max_new_tokens": new_tokens}
     # mT5's max_length counts the decoder start token: max_length = new tokens + 1.
@@ -443,7 +447,7 @@ def main(argv=None) -> dict:
             "passages_per_article": passages, "max_sentences_per_article": max_sentences,
             "translation_beams": 5, "summary_beams": 4, "naive_sentence_batch": NAIVE_SENTENCE_BATCH,
             "engine_decoder": args.decoder, "naive_decoder": "transformers",
-            "engine_cpu_gemm": models.gemm, "naive_cpu_gemm": card_models.gemm,
+            "engine_cpu_gemm": models.cpu_gemm, "naive_cpu_gemm": card_models.cpu_gemm,
         },  # fmt: skip
     }
     seconds, latencies = asyncio.run(run_engine(pipeline, articles))
@@ -474,8 +478,7 @@ def main(argv=None) -> dict:
         result["engine_default_gemm"] = summary("engine, torch's default CPU kernels", seconds, latencies,
                                                 len(articles), sentences)  # fmt: skip
         result["engine"]["speedup_vs_default_gemm"] = round(seconds / result["engine"]["seconds"], 2)
-        for engine in (plain.translation_engine, plain.summary_engine):
-            engine.close()
+        close_engines(plain)
     if not args.skip_naive:
         # The model cards' loop runs the models as published (float32 on CPU).
         seconds, latencies = run_naive(card_models, articles, translation_kwargs, summary_kwargs)
@@ -491,8 +494,7 @@ def main(argv=None) -> dict:
         result["http"] = summary(f"engine over HTTP, {args.clients} clients", seconds, latencies, len(articles), sentences)
         if "naive" in result:
             result["http"]["speedup_vs_naive"] = round(result["naive"]["seconds"] / seconds, 2)
-    for engine in (pipeline.translation_engine, pipeline.summary_engine):
-        engine.close()
+    close_engines(pipeline)
     result["scheduler_overhead_items_per_s"] = round(scheduler_overhead())
     result["decoding_overhead"] = decoding_overhead()
     result["encoder_grouping"] = encoder_grouping(models.translator, articles)

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.benchmark import command_line, ensure_models, report  # noqa: E402
+from scripts.benchmark import close_engines, command_line, ensure_models, report  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.memory import open_memory  # noqa: E402
 from service.pipeline import JobOptions  # noqa: E402
@@ -82,8 +82,7 @@ def live_story(settings: Settings, cache_dir: Path) -> dict:
             "summary_reused": result.cache.summary_reused,
             "timings_ms": result.timings_ms,  # translate and summarize run side by side
         }
-    for engine in (pipeline.translation_engine, pipeline.summary_engine):
-        engine.close()
+    close_engines(pipeline)
     memory.close()
     first, update = calls["first"], calls["update"]
     article_work = update["article_sentences"] - update["article_sentences_reused"]

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.benchmark import command_line, report  # noqa: E402
+from scripts.benchmark import close_engines, command_line, report  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.pipeline import JobOptions  # noqa: E402
 from service.runtime import load_models, make_pipeline, resolve_sources  # noqa: E402
@@ -74,8 +74,7 @@ def main(argv=None) -> None:
         **{f"{name}_s": round(statistics.median(ts), 3) for name, ts in times.items()},
     }
     report(result, args.json)
-    for engine in (pipeline.translation_engine, pipeline.summary_engine):
-        engine.close()
+    close_engines(pipeline)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ class Runtime:
     dtypes: dict[str, str]
     sources: dict[str, model_store.ModelSource]
     load_seconds: dict[str, float] = field(default_factory=dict)
-    cpu_gemm: dict[str, str] = field(default_factory=dict)  # LoadedModels.gemm
+    cpu_gemm: dict[str, str] = field(default_factory=dict)  # LoadedModels.cpu_gemm
 
     @property
     def engines(self) -> list[BatchScheduler]:
@@ -73,7 +73,7 @@ class LoadedModels:
     device: torch.device
     dtypes: dict[str, str]
     load_seconds: dict[str, float]
-    gemm: dict[str, str] = field(default_factory=dict)  # per model on torch on CPU: "onednn" or "default"
+    cpu_gemm: dict[str, str] = field(default_factory=dict)  # per model on torch on CPU: "onednn" or "default"
 
 
 def load_models(settings: Settings, sources: dict[str, model_store.ModelSource]) -> LoadedModels:
@@ -112,13 +112,13 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
             loaded[kind] = load()
         seconds[kind] = time.perf_counter() - t0
     pack = device.type == "cpu" and settings.cpu_gemm == "onednn" and cpu_gemm.available()
-    gemm = {}
+    kernels = {}
     for kind, model in loaded.items():
         if model.model is not None:  # on torch
             if device.type == "cpu":
-                gemm[kind] = "onednn" if pack and cpu_gemm.pack_linears(model.model) else "default"
+                kernels[kind] = "onednn" if pack and cpu_gemm.pack_linears(model.model) else "default"
             optimize_for_beam_search(model.model)  # after packing: it patches the layers it finds
-    return LoadedModels(loaded["translation"], loaded["summarization"], device, dtypes, seconds, gemm)
+    return LoadedModels(loaded["translation"], loaded["summarization"], device, dtypes, seconds, kernels)
 
 
 def _on_ctranslate2(kind: str, settings: Settings, source: model_store.ModelSource, device: torch.device):
@@ -152,7 +152,7 @@ def fingerprints(settings: Settings, models: LoadedModels, sources: dict[str, mo
     }
     return {
         kind: json.dumps([model_store.weights_identity(sources[kind]), models.dtypes[kind],  # names the backend too
-                          str(models.device.type), models.gemm.get(kind), limits[kind]], sort_keys=True)
+                          str(models.device.type), models.cpu_gemm.get(kind), limits[kind]], sort_keys=True)
         for kind in ("translation", "summarization")
     }  # fmt: skip
 
@@ -164,7 +164,7 @@ def build_runtime(settings: Settings, observer=None) -> Runtime:
     models = load_models(settings, sources)
     memory = open_memory(settings, fingerprints(settings, models, sources), observer)
     pipeline = make_pipeline(models.translator, models.summarizer, settings, observer=observer, memory=memory)
-    return Runtime(settings, pipeline, models.device, models.dtypes, sources, models.load_seconds, models.gemm)
+    return Runtime(settings, pipeline, models.device, models.dtypes, sources, models.load_seconds, models.cpu_gemm)
 
 
 def _engine(name: str, model, settings: Settings, observer, kwargs):

@@ -64,7 +64,7 @@ def test_packed_model_decodes_the_published_models_tokens(tiny_models, name, set
 def test_setting_chooses_the_kernels(settings_factory, setting, label):
     settings = settings_factory(translation_backend="torch", summary_backend="torch", cpu_gemm=setting)
     models = load_models(settings, resolve_sources(settings))
-    assert models.gemm == {"translation": label, "summarization": label}
+    assert models.cpu_gemm == {"translation": label, "summarization": label}
     for model in (models.translator.model, models.summarizer.model):
         linears = {type(m) for m in model.modules()} & {nn.Linear, cpu_gemm.PackedLinear}
         assert linears == {cpu_gemm.PackedLinear if setting == "onednn" else nn.Linear}

@@ -103,7 +103,7 @@ def test_every_part_of_the_fingerprint_changes_it(tiny_models, tmp_path, setting
                    for kind, p in (("translation", copy), ("summarization", tiny_models / "mt5"))}  # fmt: skip
         models = SimpleNamespace(translator=SimpleNamespace(max_new_tokens=max_new_tokens),
                                  dtypes={"translation": dtype, "summarization": "float32"},
-                                 device=SimpleNamespace(type=device), gemm={"translation": gemm})  # fmt: skip
+                                 device=SimpleNamespace(type=device), cpu_gemm={"translation": gemm})  # fmt: skip
         return fingerprints(settings, models, sources)
 
     base = fingerprint()

@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 # loses the gain (measured at 1, 4, 32 and 512 rows: 4 and above pack alike).
 PACK_FOR_ROWS = 64
 
+MADV_PAGEOUT = 21  # Linux 5.4+
+try:
+    _libc = ctypes.CDLL(None) if sys.platform == "linux" else None
+except OSError:
+    _libc = None
+
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
@@ -31,9 +37,10 @@ def pack(weight: torch.Tensor) -> torch.Tensor:
     return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACK_FOR_ROWS)
 
 
-def kernel(packed: torch.Tensor, bias: torch.Tensor | None):
-    """The layer as a function, without a module call (the decoder calls it for every token)."""
-    return lambda x: _linear(x, packed, bias)
+def kernel(weight: torch.Tensor, bias: torch.Tensor | None):
+    """The layer as a function, without a module call (the decoder calls it for every token); ``weight`` packed, or
+    dense (oneDNN unpacked)."""
+    return lambda x: _linear(x, weight, bias)
 
 
 class PackedLinear(nn.Module):
@@ -76,8 +83,6 @@ def pack_linears(model: nn.Module) -> int:
     return swapped
 
 
-MADV_PAGEOUT = 21  # Linux 5.4+
-
 
 def release_pages(tensor: torch.Tensor) -> None:
     """Ask Linux to reclaim the tensor's resident pages (``MADV_PAGEOUT`` never changes contents: a file's pages are
@@ -91,9 +96,3 @@ def release_pages(tensor: torch.Tensor) -> None:
     last = (start + tensor.numel() * tensor.element_size()) // mmap.PAGESIZE * mmap.PAGESIZE
     if last > first and _libc is not None:
         _libc.madvise(ctypes.c_void_p(first), ctypes.c_size_t(last - first), MADV_PAGEOUT)  # a hint: errors ignored
-
-
-try:
-    _libc = ctypes.CDLL(None) if sys.platform == "linux" else None
-except OSError:
-    _libc = None

@@ -19,9 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .beam_search import cross_attention_kv_projections
 from . import cpu_gemm
-from .cpu_gemm import PackedLinear
+from .beam_search import cross_attention_kv_projections
 
 
 def linear(module):
@@ -30,7 +29,7 @@ def linear(module):
     if type(module) is nn.Linear:
         weight, bias = module.weight, module.bias
         return lambda x: F.linear(x, weight, bias)
-    if type(module) is PackedLinear:
+    if type(module) is cpu_gemm.PackedLinear:
         return cpu_gemm.kernel(module.weight, module.bias)
     return module
 
@@ -39,8 +38,8 @@ def fused_linear(*modules):
     """Several projections of the same input as one matrix product (one kernel instead of three), when all are plain
     or all packed (then the concatenation is packed anew)."""
     kinds = {type(m) for m in modules}
-    if kinds == {nn.Linear} or kinds == {PackedLinear}:
-        packed = kinds == {PackedLinear}
+    if kinds == {nn.Linear} or kinds == {cpu_gemm.PackedLinear}:
+        packed = kinds == {cpu_gemm.PackedLinear}
         weight = torch.cat([m.weight.to_dense() if packed else m.weight for m in modules])
         bias = None if modules[0].bias is None else torch.cat([m.bias for m in modules])
         run = cpu_gemm.kernel(cpu_gemm.pack(weight), bias) if packed else lambda x: F.linear(x, weight, bias)
