@@ -306,6 +306,19 @@ def compare_ctranslate2(settings, sources, models_dir, compute_type, articles, s
         if "naive" in result:
             out[path]["speedup_vs_naive"] = round(result["naive"]["seconds"] / out[path]["seconds"], 2)
     out["engine"]["speedup_vs_torch_engine"] = round(result["engine"]["seconds"] / seconds, 2)
+    out["gpu_memory"] = gpu_memory()
+    if torch_models is not None:
+        # The service's default pair: IndicTrans2 on CTranslate2, mT5 on torch (never half precision on CTranslate2).
+        pair = make_pipeline(ct2_models.translator, torch_models.summarizer, ct2_settings, None, translation_kwargs,
+                             summary_kwargs)  # fmt: skip
+        asyncio.run(run_engine(pair, warm))
+        seconds, latencies = asyncio.run(run_engine(pair, articles))
+        out["engine_default_pair"] = summary("engine, IndicTrans2 on CTranslate2 + mT5 on torch", seconds, latencies,
+                                             len(articles), sentences)  # fmt: skip
+        out["engine_default_pair"]["speedup_vs_peer"] = round(out["peer"]["seconds"] / seconds, 2)
+        if "naive" in result:
+            out["engine_default_pair"]["speedup_vs_naive"] = round(result["naive"]["seconds"] / seconds, 2)
+        close_engines(pair)
     reference = ct2_models
     if compute_type != "float32":
         reference = load_models(ct2_settings.model_copy(update={"ct2_compute_type": "float32"}), sources)
@@ -319,6 +332,16 @@ def compare_ctranslate2(settings, sources, models_dir, compute_type, articles, s
                                                                   translation_kwargs, summary_kwargs)  # fmt: skip
     close_engines(ct2_pipeline)
     return out
+
+
+def gpu_memory() -> dict | None:
+    """The GPU memory this process has used so far: torch's peak allocation, and what the device reports in use
+    (CTranslate2 allocates outside torch)."""
+    if not torch.cuda.is_available():
+        return None
+    free, total = torch.cuda.mem_get_info()
+    return {"torch_peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+            "device_used_gib": round((total - free) / 2**30, 2)}  # fmt: skip
 
 
 def token_agreement(models, reference, articles, translation_kwargs, summary_kwargs) -> dict:
@@ -366,6 +389,17 @@ def report(result: dict, path: Path | None) -> dict:
     return result
 
 
+def partial_writer(result: dict, path: Path | None):
+    """A function that writes ``result`` as it stands to ``path``: a run cut short by a timeout keeps what it
+    measured."""
+
+    def write() -> None:
+        if path:
+            path.write_text(json.dumps(result | {"partial": True}, indent=2, ensure_ascii=False) + "\n")
+
+    return write
+
+
 def ensure_models(directory: Path, shared: Path) -> Path:
     if not (directory / "mt5" / "config.json").is_file():
         print(f"building bench-size models in {directory} …", flush=True)
@@ -402,6 +436,8 @@ def main(argv=None) -> dict:
         "at a time, then its summary: the way AI4Bharat's Triton deployment batches)",
     )  # fmt: skip
     parser.add_argument("--ct2-threads", type=int, help="threads per CTranslate2 model (default: the cores available)")
+    parser.add_argument("--skip-overheads", action="store_true",
+                        help="skip the scheduler's and decoders' host overheads and the encoder's length groups")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     new_tokens = args.new_tokens or (8 if args.quick else 32)
@@ -452,10 +488,13 @@ def main(argv=None) -> dict:
     }
     seconds, latencies = asyncio.run(run_engine(pipeline, articles))
     result["engine"] = summary("engine, in-process", seconds, latencies, len(articles), sentences)
+    result["engine"]["gpu_memory"] = gpu_memory()
     result["engine"]["batches"] = {
         e.name: {"count": e.stats.batches, "mean_size": round(e.stats.items / max(1, e.stats.batches), 1)}
         for e in (pipeline.translation_engine, pipeline.summary_engine)
     }
+    checkpoint = partial_writer(result, args.json)
+    checkpoint()
     if args.compare_decoders:
         # The same engine with each other decoder ("cuda-graphs" only on a GPU: elsewhere it is "fast").
         others = [d for d in ("transformers", "fast", "cuda-graphs") if d != args.decoder]
@@ -469,6 +508,7 @@ def main(argv=None) -> dict:
                                                            len(articles), sentences)  # fmt: skip
             result["engine_speedup_over_decoder"][decoder] = round(seconds / result["engine"]["seconds"], 2)
         models.translator.decoder = models.summarizer.decoder = args.decoder
+        checkpoint()
     if card_models is not models:
         # The same engine on torch's own CPU kernels: what the packed oneDNN layers gain, in this run.
         plain = make_pipeline(card_models.translator, card_models.summarizer, settings, None, translation_kwargs,
@@ -485,9 +525,11 @@ def main(argv=None) -> dict:
         result["naive"] = summary("naive model-card loop", seconds, latencies, len(articles), sentences)
         result["naive"]["dtypes"] = models.dtypes
         result["speedup_vs_naive"] = round(result["naive"]["seconds"] / result["engine"]["seconds"], 2)
+        checkpoint()
     if args.ct2:
         result["ctranslate2"] = compare_ctranslate2(settings, sources, models_dir, args.ct2, articles, sentences, warm,
                                                     translation_kwargs, summary_kwargs, result, args.ct2_threads, models)  # fmt: skip
+        checkpoint()
     if args.http:
         runtime = Runtime(settings, pipeline, models.device, models.dtypes, sources)
         seconds, latencies = run_http(runtime, articles, args.clients)
@@ -495,9 +537,10 @@ def main(argv=None) -> dict:
         if "naive" in result:
             result["http"]["speedup_vs_naive"] = round(result["naive"]["seconds"] / seconds, 2)
     close_engines(pipeline)
-    result["scheduler_overhead_items_per_s"] = round(scheduler_overhead())
-    result["decoding_overhead"] = decoding_overhead()
-    result["encoder_grouping"] = encoder_grouping(models.translator, articles)
+    if not args.skip_overheads:
+        result["scheduler_overhead_items_per_s"] = round(scheduler_overhead())
+        result["decoding_overhead"] = decoding_overhead()
+        result["encoder_grouping"] = encoder_grouping(models.translator, articles)
     return report(result, args.json)
 
 

@@ -33,6 +33,7 @@ class Runtime:
     sources: dict[str, model_store.ModelSource]
     load_seconds: dict[str, float] = field(default_factory=dict)
     cpu_gemm: dict[str, str] = field(default_factory=dict)  # LoadedModels.cpu_gemm
+    decoder: str = "fast"  # LoadedModels.decoder
 
     @property
     def engines(self) -> list[BatchScheduler]:
@@ -74,6 +75,7 @@ class LoadedModels:
     dtypes: dict[str, str]
     load_seconds: dict[str, float]
     cpu_gemm: dict[str, str] = field(default_factory=dict)  # per model on torch on CPU: "onednn" or "default"
+    decoder: str = "fast"  # the models on torch decode with it (the setting, "auto" resolved)
 
 
 def load_models(settings: Settings, sources: dict[str, model_store.ModelSource]) -> LoadedModels:
@@ -83,15 +85,16 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
     if device.type == "cpu":
         log.info("CPU inference with %d threads", devices.configure_cpu(settings.cpu_threads))
     summary_dtype = devices.summarizer_dtype(dtype)
+    decoder = devices.resolve_decoder(settings.decoder, device)
     dtypes = {"translation": str(dtype).removeprefix("torch."), "summarization": str(summary_dtype).removeprefix("torch.")}
     on_torch = {
         "translation": lambda: load_translator(
             sources["translation"].path, device, dtype, settings.translation_num_beams,
-            settings.translation_max_new_tokens, settings.decoder,
+            settings.translation_max_new_tokens, decoder,
         ),
         "summarization": lambda: load_summarizer(
             sources["summarization"].path, device, summary_dtype, settings.summary_num_beams,
-            settings.summary_input_tokens, settings.decoder,
+            settings.summary_input_tokens, decoder,
         ),
     }  # fmt: skip
     setting = {"translation": "translation_backend", "summarization": "summary_backend"}
@@ -118,7 +121,7 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
             if device.type == "cpu":
                 kernels[kind] = "onednn" if pack and cpu_gemm.pack_linears(model.model) else "default"
             optimize_for_beam_search(model.model)  # after packing: it patches the layers it finds
-    return LoadedModels(loaded["translation"], loaded["summarization"], device, dtypes, seconds, kernels)
+    return LoadedModels(loaded["translation"], loaded["summarization"], device, dtypes, seconds, kernels, decoder)
 
 
 def _on_ctranslate2(kind: str, settings: Settings, source: model_store.ModelSource, device: torch.device):
@@ -164,7 +167,8 @@ def build_runtime(settings: Settings, observer=None) -> Runtime:
     models = load_models(settings, sources)
     memory = open_memory(settings, fingerprints(settings, models, sources), observer)
     pipeline = make_pipeline(models.translator, models.summarizer, settings, observer=observer, memory=memory)
-    return Runtime(settings, pipeline, models.device, models.dtypes, sources, models.load_seconds, models.cpu_gemm)
+    return Runtime(settings, pipeline, models.device, models.dtypes, sources, models.load_seconds, models.cpu_gemm,
+                   models.decoder)
 
 
 def _engine(name: str, model, settings: Settings, observer, kwargs):

@@ -120,6 +120,36 @@ def test_decoder_names(tiny_models):
             generate(model, inputs(model), settings, "beam")
 
 
+def test_auto_decoder_is_graphs_on_gpus_only():
+    """SUMMARIZER_DECODER=auto (the default): cuda-graphs on CUDA devices (1.9x fast's step on an H200), fast on CPUs."""
+    from service.engine.device import resolve_decoder
+
+    assert resolve_decoder("auto", torch.device("cuda", 0)) == "cuda-graphs"
+    assert resolve_decoder("auto", torch.device("cpu")) == "fast"
+    assert resolve_decoder("transformers", torch.device("cuda", 0)) == "transformers"
+
+
+def test_decode_step_bound_counts_every_weight_a_step_reads(tiny_models):
+    """scripts/decode_step_bound.py: the decoder's layers and the output layer, not the embedding tables; int8 compute
+    types count a byte per matrix element. (Its first GPU run counted packed CPU layers, which hold no parameters.)"""
+    from scripts.decode_step_bound import weight_bytes
+
+    model = load(tiny_models, "indictrans2")
+    decoder = model.get_decoder()
+    layers = sum(p.numel() for p in decoder.layers.parameters())
+    norms = sum(p.numel() for n, p in decoder.named_parameters() if not n.startswith("layers.") and "embed" not in n)
+    head = model.lm_head.weight.numel()
+    assert weight_bytes(model, "bfloat16") == 2 * (layers + norms + head)
+    matrices = sum(p.numel() for p in decoder.layers.parameters() if p.dim() == 2) + head
+    assert weight_bytes(model, "int8_float16") == matrices + 2 * (layers + norms + head - matrices)
+    from service.engine import cpu_gemm
+
+    if cpu_gemm.available():
+        cpu_gemm.pack_linears(model)
+        with pytest.raises(ValueError, match="packed"):
+            weight_bytes(model, "bfloat16")
+
+
 def test_longer_than_the_position_table(tiny_models):
     """Past max_target_positions (256 here) IndicTrans2's sinusoidal table is extended, as transformers does."""
     model = load(tiny_models, "indictrans2")

@@ -277,7 +277,7 @@ async def info(request: Request):
             "translation_num_beams": settings.translation_num_beams,
             "summary_num_beams": settings.summary_num_beams,
             "long_article_policy": settings.long_article_policy,
-            "decoder": settings.decoder,
+            "decoder": runtime.decoder if runtime else settings.decoder,  # of the models on torch ("auto" resolved)
             # What runs (the default CTranslate2 falls back to torch on a read-only model store).
             "translation_backend": backend_of(runtime.dtypes["translation"]) if runtime else settings.translation_backend,
             "summary_backend": backend_of(runtime.dtypes["summarization"]) if runtime else settings.summary_backend,

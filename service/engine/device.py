@@ -27,6 +27,14 @@ def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+def resolve_decoder(setting: str, device: torch.device) -> str:
+    """``auto`` → ``cuda-graphs`` on a GPU (each step one graph replay: the step is bound by kernel launches there),
+    ``fast`` elsewhere (a CPU gains nothing from fixed-shape steps)."""
+    if setting != "auto":
+        return setting
+    return "cuda-graphs" if device.type == "cuda" else "fast"
+
+
 def summarizer_dtype(dtype: torch.dtype) -> torch.dtype:
     """mT5 overflows in float16 (its activations exceed 65504 and turn into NaN): keep it in float32 there."""
     return torch.float32 if dtype == torch.float16 else dtype
