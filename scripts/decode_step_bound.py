@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from scripts.benchmark import load_articles, partial_writer, report  # noqa: E402
+from scripts.articles import load_articles  # noqa: E402
+from scripts.benchmark import partial_writer, report  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.engine.cpu_gemm import PackedLinear  # noqa: E402
 from service.runtime import load_models, resolve_sources  # noqa: E402

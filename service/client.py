@@ -126,7 +126,9 @@ def _translate_request(texts, source_lang="hin_Deva", num_beams=None, cache=True
 class _Base:
     def __init__(self, url: str, api_key: str | None, timeout_s: float, retries: int, backoff_s: float):
         self.url = url.rstrip("/")
-        self.headers = {"X-API-Key": api_key} if api_key else {}
+        # The service's deadline for each call is this client's timeout (it refuses at once, with 429, work it
+        # predicts it could not finish in time, instead of answering after the client gave up).
+        self.headers = {"X-Request-Timeout": f"{timeout_s:g}"} | ({"X-API-Key": api_key} if api_key else {})
         self.timeout_s, self.retries, self.backoff_s = timeout_s, retries, backoff_s
 
     def _outcome(self, attempt: int, response: httpx.Response | None, error: Exception | None):

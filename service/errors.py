@@ -17,6 +17,14 @@ class InvalidText(ServiceError):
         self.code = code
 
 
+class InvalidRequest(ServiceError):
+    """A request whose form is wrong in a way the schema cannot say (a header's value, say)."""
+
+    def __init__(self, message: str, code: str = "invalid_request"):
+        super().__init__(message)
+        self.code = code
+
+
 class ArticleTooLong(ServiceError):
     code = "article_too_long"
 

@@ -1,7 +1,6 @@
 """One job: split → translate + summarize → assemble. No model code here: the work goes through the engines, and
 every step over request text runs on the text workers (service.workers), never on the event loop."""
 
-import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,13 +10,16 @@ from .errors import ArticleTooLong, InvalidText
 from .text.checks import clean_article
 from .text.html_doc import HtmlDocument
 from .text.splitting import ArticleLayout, split_article, split_sentences
-from .workers import Deadline, TextWorkers
+from .workers import Deadline, TextWorkers, all_or_none
 
 if TYPE_CHECKING:  # the API imports this module and must not pull in torch
     from .engine.scheduler import BatchScheduler
     from .memory import Memory
     from .summarization.summarizer import Summarizer
     from .translation.translator import Translator
+
+
+SUMMARY_SENTENCES = 2  # sentences of a summary, for the admission estimate (the English summary is translated)
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ class Pipeline:
             tally.hits += len(pieces) - len(todo)
         if todo:
             fresh = await self.translation_engine.run(
-                [pieces[i].input_ids for i in todo], [len(pieces[i].input_ids) for i in todo], beams, lane
+                [pieces[i].input_ids for i in todo], [len(pieces[i].input_ids) for i in todo], beams, lane, deadline
             )
             for i, text in zip(todo, fresh, strict=True):
                 decoded[i] = text
@@ -233,10 +235,10 @@ class Pipeline:
         prepared, key, known = await self.text_workers.run(deadline, prepare)
         if known is not None:
             return known, prepared, True
-        parts = await self.summary_engine.run(prepared.rows, [len(r) for r in prepared.rows], beams, lane)
+        parts = await self.summary_engine.run(prepared.rows, [len(r) for r in prepared.rows], beams, lane, deadline)
         if len(parts) > 1:
             row = await self.text_workers.run(deadline, self.summarizer.second_pass, parts)
-            parts = await self.summary_engine.run([row], [len(row)], beams, lane)
+            parts = await self.summary_engine.run([row], [len(row)], beams, lane, deadline)
         if key is not None:
             await self.text_workers.run(deadline, memory.remember, {key: parts[0]})
         return parts[0], prepared, False
@@ -295,7 +297,7 @@ class Pipeline:
                 deadline, self.summarizer.prepare, text, options.long_article, deadline
             )
             result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
-        await asyncio.gather(*jobs)
+        await all_or_none(jobs)
         result.timings_ms.setdefault("translate", 0.0)
         result.timings_ms.setdefault("summarize", 0.0)
         result.timings_ms["total"] = round(split_ms + _ms_since(started), 1)
@@ -307,11 +309,17 @@ class Pipeline:
         """Every article validated first (nothing runs for a request with a bad one), then all concurrently."""
         cleaned = await self.clean_all(articles, "Deva", deadline, options)
         self.summary_engine.check_fits(len(cleaned))
+        self.admit([layout for _, layout, _, _ in cleaned], options, deadline)
         jobs = [(article_id, *item) for (article_id, _), item in zip(articles, cleaned)]
-        tasks = [asyncio.ensure_future(self.process_article(*job, options, deadline)) for job in jobs]
-        try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
+        return await all_or_none(self.process_article(*job, options, deadline) for job in jobs)
+
+    def admit(self, layouts: Sequence[ArticleLayout], options: JobOptions, deadline: Deadline | None) -> None:
+        """Refuse (``Overloaded``, 429) before any model work a request that an engine predicts would finish after
+        its deadline: its sentences (and its summaries' English sentences) on the translation engine, its articles
+        on the summary engine."""
+        sentences = sum(len(layout.sentences) for layout in layouts) if options.translate else 0
+        if "en" in options.summary_languages:
+            sentences += SUMMARY_SENTENCES * len(layouts)
+        self.translation_engine.admit(sentences, options.priority, deadline)
+        if options.summary_languages:
+            self.summary_engine.admit(len(layouts), options.priority, deadline)

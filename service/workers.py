@@ -6,8 +6,9 @@ request is still wanted; a request that timed out or whose caller hung up is aba
 """
 
 import asyncio
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,12 +16,23 @@ from .errors import DeadlineExceeded, Overloaded
 
 
 class Deadline:
-    """When a request's work must be done by (``None``: never), and whether it was abandoned before."""
+    """When a request's work must be done by (``None``: never), whether it was abandoned before, and who asked
+    (``caller``: the API key's name; the engines share batches fairly between callers)."""
 
-    def __init__(self, seconds: float | None = None):
+    def __init__(self, seconds: float | None = None, caller: str = ""):
         self.seconds = seconds
+        self.caller = caller
         self._at = None if seconds is None else time.monotonic() + seconds
         self._abandoned = False
+
+    @property
+    def at(self) -> float | None:
+        """The deadline on ``time.monotonic``'s clock (None: no deadline)."""
+        return self._at
+
+    @property
+    def remaining_s(self) -> float:
+        return math.inf if self._at is None else self._at - time.monotonic()
 
     def abandon(self) -> None:
         self._abandoned = True
@@ -71,3 +83,16 @@ class TextWorkers:
 def _checked(deadline: Deadline, function: Callable[..., Any], args: tuple) -> Any:
     deadline.check()  # it may have waited in the queue past its deadline
     return function(*args)
+
+
+async def all_or_none(awaitables: Iterable[Awaitable]) -> list:
+    """Await all concurrently, results in order. The first failure cancels the others (their queued model work
+    leaves the engines at once) and is raised once they have stopped, so a failed request leaves no work behind."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

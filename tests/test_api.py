@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -143,6 +144,10 @@ def test_info_and_docs(client):
     assert info["models"]["translation"]["revision"] == "local"
     assert info["decoding"]["decoder"] == "fast"
     assert info["decoding"]["cpu_gemm"]["summarization"] == "onednn"  # mT5 on torch, its layers packed for oneDNN
+    engines = info["engines"]
+    assert set(engines) == {"translation", "summarization"} and set(engines["translation"]["predicted_wait_s"]) == {
+        "interactive", "bulk"}  # fmt: skip
+    assert engines["translation"]["queue_depth"] == 0 and engines["translation"]["drain_rate_items_per_s"] >= 0
     schema = client.get("/openapi.json").json()
     assert {"/summarize", "/translate", "/healthz", "/readyz", "/info"} <= set(schema["paths"])
     examples = json.dumps(schema, ensure_ascii=False)
@@ -175,3 +180,46 @@ def test_device_auto_is_cpu_here():
 
     device = resolve_device("auto")
     assert device.type == "cpu" and str(resolve_dtype("auto", device)) == "torch.float32"
+
+
+def test_a_request_predicted_to_miss_its_deadline_gets_429_before_any_work(client):
+    engines = client.app.state.runtime.engines
+    batches_before = [e.stats.batches for e in engines]
+    rates = [e.items_per_s for e in engines]
+    try:
+        for engine in engines:
+            engine.items_per_s = 0.01  # as measured by an engine flooded with work: 100 s per item
+        started = time.perf_counter()
+        response = client.post("/summarize", json={"text": SEED_TEXT}, headers={"X-Request-Timeout": "30"})
+        refused_in = time.perf_counter() - started
+        assert_error(response, 429, "overloaded")
+        assert "predicted" in response.json()["error"]["message"] and int(response.headers["retry-after"]) >= 1
+        assert refused_in < 1
+        assert [e.stats.batches for e in engines] == batches_before and all(e.queue_depth == 0 for e in engines)
+        translate = client.post("/translate", json={"texts": ["आज बारिश हुई।", "कल धूप थी।"]})
+        assert_error(translate, 429, "overloaded")
+    finally:
+        for engine, rate in zip(engines, rates):
+            engine.items_per_s = rate
+    assert client.post("/translate", json={"text": "आज बारिश हुई।"}).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "nan", "inf", "", "1e400", "٣", "1_0", "0x10", " 5 s"])
+def test_a_bad_request_timeout_header_is_a_422_that_names_it(client, value):
+    headers = {"X-Request-Timeout": value.encode()}  # as sent on the wire (UTF-8 bytes)
+    response = client.post("/translate", json={"text": "आज बारिश हुई।"}, headers=headers)
+    assert_error(response, 422, "invalid_request_timeout")
+    assert "X-Request-Timeout" in response.json()["error"]["message"]
+
+
+def test_the_request_timeout_header_is_capped_by_the_setting(client):
+    ok = client.post("/translate", json={"text": "आज बारिश हुई।"}, headers={"X-Request-Timeout": "1e9"})
+    assert ok.status_code == 200
+
+
+def test_the_python_client_sends_its_timeout_as_the_request_deadline():
+    from service.client import AsyncClient, Client
+
+    with Client("http://127.0.0.1:9", timeout_s=42) as sync:
+        assert sync._http.headers["x-request-timeout"] == "42"
+    assert AsyncClient("http://127.0.0.1:9", timeout_s=7.5)._http.headers["x-request-timeout"] == "7.5"

@@ -180,21 +180,14 @@ def test_interactive_work_goes_before_queued_bulk_work():
 def test_a_summarize_call_may_choose_the_bulk_lane(client):
     """What summarize-file --url sends: its items go to the bulk lane (batched behind live work)."""
     engine = client.app.state.runtime.pipeline.translation_engine
-    lanes = []
-    submit = engine.submit
-
-    def recording(payloads, costs, key=None, lane="interactive"):
-        lanes.append(lane)
-        return submit(payloads, costs, key, lane)
-
-    engine.submit = recording
-    try:
-        body = {"text": "आज बारिश हुई।", "options": {"priority": "bulk", "summary_languages": []}}
-        assert client.post("/summarize", json=body).status_code == 200
-        assert client.post("/summarize", json={"text": "आज धूप निकली।", "options": {"summary_languages": []}}).status_code == 200
-    finally:
-        del engine.submit
-    assert lanes == ["bulk", "interactive"]
+    before = dict(engine.stats.items_by_lane)
+    body = {"text": "आज बारिश हुई।", "options": {"priority": "bulk", "summary_languages": []}}
+    assert client.post("/summarize", json=body).status_code == 200
+    after_bulk = dict(engine.stats.items_by_lane)
+    assert client.post("/summarize", json={"text": "आज धूप निकली।", "options": {"summary_languages": []}}).status_code == 200
+    after = engine.stats.items_by_lane
+    assert after_bulk["bulk"] == before["bulk"] + 1 and after_bulk["interactive"] == before["interactive"]
+    assert after["interactive"] == before["interactive"] + 1 and after["bulk"] == after_bulk["bulk"]
 
 
 def test_bulk_work_is_not_starved_by_a_stream_of_interactive_work():
@@ -281,3 +274,151 @@ def test_beam_search_shortcuts_change_no_token(runtime, num_beams):
     settings = {"num_beams": num_beams, "max_length": 20, "no_repeat_ngram_size": 2}
     expected = [summarizer.tokenizer.decode(r) for r in stock.generate(**batch, **settings)]
     assert summarizer.generate(article_rows, **settings) == expected
+
+
+# --- admission by predicted wait, deadline order, dropped work (issue 26), fair share between keys (issue 25) ------
+def deadline_in(seconds, caller=""):
+    from service.workers import Deadline
+
+    return Deadline(seconds, caller)
+
+
+def test_work_predicted_to_miss_its_deadline_is_refused_before_any_of_it_is_queued():
+    scheduler, gate, started, batches = lane_recorder(batch_size=4)
+    first = scheduler.submit(["running"], [1])
+    started.wait(10)
+    scheduler.submit([f"q{i}" for i in range(40)], [1] * 40, deadline=deadline_in(4.5))
+    scheduler.items_per_s = 10.0  # a measured drain rate: the 40 items ahead (earlier deadline) take 4 s
+    with pytest.raises(Overloaded) as refused:
+        scheduler.admit(20, "interactive", deadline_in(5))  # (40 + 20) / 10 = 6 s > 5 s
+    assert refused.value.retry_after_s >= 1 and "predicted" in refused.value.message
+    assert scheduler.queue_depth == 40  # nothing of it was queued
+    scheduler.admit(5, "interactive", deadline_in(5))  # 4.5 s: admitted
+    scheduler.admit(1000, "interactive", deadline_in(None))  # no deadline, no refusal
+    scheduler.items_per_s = 0.0
+    scheduler.admit(1000, "interactive", deadline_in(0.5))  # no rate measured yet: admitted
+    gate.set()
+    assert first[0].result(timeout=10) == "running"
+    scheduler.close()
+
+
+def test_an_urgent_request_sees_less_work_ahead_than_a_patient_one():
+    scheduler, gate, started, _ = lane_recorder(batch_size=4)
+    scheduler.submit(["running"], [1])
+    started.wait(10)
+    scheduler.submit(["patient"] * 30, [1] * 30, deadline=deadline_in(600))
+    scheduler.items_per_s = 10.0
+    assert scheduler.predicted_s(10, "interactive", deadline_in(60).at) == pytest.approx(1.0)  # goes first
+    assert scheduler.predicted_s(10, "interactive", deadline_in(900).at) == pytest.approx(4.0)  # waits behind
+    assert scheduler.predicted_s(10, "bulk") == pytest.approx(4.0)  # bulk waits for all interactive work
+    gate.set()
+    scheduler.close()
+
+
+def test_admitted_requests_finish_in_deadline_order_under_a_saturated_model():
+    scheduler, gate, started, batches = lane_recorder(batch_size=4)
+    scheduler.submit(["running"], [1])
+    started.wait(10)
+    finished = []
+    deadlines = {"r30": 30, "r10": 10, "r50": 50, "r20": 20, "r40": 40}  # submitted out of deadline order
+
+    async def main():
+        async def request(name, seconds):
+            await scheduler.run([f"{name}-{i}" for i in range(6)], [1] * 6, deadline=deadline_in(seconds))
+            finished.append(name)
+
+        tasks = [asyncio.ensure_future(request(n, s)) for n, s in deadlines.items()]
+        while scheduler.queue_depth < 30:  # all five queued behind the held batch
+            await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    scheduler.close()
+    assert finished == sorted(deadlines, key=deadlines.get)
+    # Each batch holds the most urgent request's items first, then fills from the next one.
+    assert batches[1] == ["r10-0", "r10-1", "r10-2", "r10-3"] and batches[2][:2] == ["r10-4", "r10-5"]
+
+
+def test_a_cancelled_request_leaves_the_queue_at_once_from_anywhere_in_it():
+    scheduler, gate, started, batches = lane_recorder(batch_size=4)
+    scheduler.submit(["running"], [1])
+    started.wait(10)
+
+    async def main():
+        front = asyncio.ensure_future(scheduler.run(["a"] * 5, [1] * 5, deadline=deadline_in(10)))
+        middle = asyncio.ensure_future(scheduler.run(["b"] * 7, [1] * 7, deadline=deadline_in(20)))
+        back = asyncio.ensure_future(scheduler.run(["c"] * 3, [1] * 3, deadline=deadline_in(30)))
+        while scheduler.queue_depth < 15:
+            await asyncio.sleep(0)
+        middle.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await middle
+        assert scheduler.queue_depth == 8  # at once, while the worker is still held
+        gate.set()
+        await asyncio.gather(front, back)
+
+    asyncio.run(main())
+    scheduler.close()
+    assert "b" not in [x for batch in batches for x in batch]
+
+
+def test_one_failed_part_of_a_request_takes_its_other_parts_out_of_the_queue():
+    """/translate's texts and /summarize's articles run as parts of one request: when one part is refused (here:
+    the queue is full when it comes), the others' queued items leave at once (``all_or_none``)."""
+    from service.workers import all_or_none
+
+    scheduler, gate, started, batches = lane_recorder(batch_size=4)
+    scheduler.max_queued_items = 10
+    scheduler.submit(["running"], [1])
+    started.wait(10)
+
+    async def main():
+        async def second_part():
+            while scheduler.queue_depth < 8:  # the first part is queued
+                await asyncio.sleep(0)
+            return await scheduler.run(["too-many"] * 5, [1] * 5)
+
+        with pytest.raises(Overloaded):
+            await all_or_none([scheduler.run(["first"] * 8, [1] * 8), second_part()])
+        assert scheduler.queue_depth == 0
+
+    asyncio.run(main())
+    gate.set()
+    scheduler.close()
+    assert "first" not in [x for batch in batches for x in batch]
+
+
+def test_work_whose_deadline_is_out_of_reach_is_dropped_before_the_deadline():
+    from service.errors import DeadlineExceeded
+
+    batches = []
+    # Batches wait up to 60 s to fill to 8 items: the worker looks at the queue each time work arrives.
+    scheduler = make_scheduler(lambda p, k: batches.append(list(p)) or p, max_batch_size=8, max_wait_ms=60_000)
+    scheduler.items_per_s = 1.0  # the measured drain rate: 20 items need 20 s even alone
+    hopeless = scheduler.submit(["late"] * 20, [1] * 20, deadline=deadline_in(5))
+    for future in hopeless:
+        with pytest.raises(DeadlineExceeded):
+            future.result(timeout=10)
+    assert scheduler.queue_depth == 0
+    fine = scheduler.submit(["ok"] * 8, [1] * 8, deadline=deadline_in(600))
+    assert [f.result(timeout=10) for f in fine] == ["ok"] * 8
+    scheduler.close()
+    assert scheduler.stats.dropped_items == 20 and scheduler.queue_depth == 0
+    assert "late" not in [x for batch in batches for x in batch]
+
+
+def test_one_keys_big_request_holds_another_key_back_for_one_batch_at_most():
+    scheduler, gate, started, batches = lane_recorder(batch_size=8)
+    scheduler.submit(["running"], [1])
+    started.wait(10)
+    big = scheduler.submit([f"A{i}" for i in range(400)], [1] * 400, deadline=deadline_in(60, "key-a"))
+    small = scheduler.submit([f"B{i}" for i in range(6)], [1] * 6, deadline=deadline_in(120, "key-b"))
+    gate.set()
+    assert [f.result(timeout=30) for f in small] == [f"B{i}" for i in range(6)]
+    for future in big:
+        future.result(timeout=30)
+    scheduler.close()
+    first = batches[1]
+    assert sum(x.startswith("B") for x in first) >= 4 and len(first) == 8  # its share of the first batch…
+    assert all(x.startswith("A") for batch in batches[3:] for x in batch)  # …and all of it within two batches

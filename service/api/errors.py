@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 STATUS = {
     errors.InvalidText: 422,
+    errors.InvalidRequest: 422,
     errors.CallbackRefused: 422,
     errors.JobNotFound: 404,
     errors.UnsupportedLanguage: 422,

@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import logging
+import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -17,6 +18,7 @@ from ..config import backend_of
 from ..errors import (
     ArticleTooLong,
     DeadlineExceeded,
+    InvalidRequest,
     ModelNotReady,
     QuotaExceeded,
     ShuttingDown,
@@ -24,10 +26,11 @@ from ..errors import (
 )
 from ..pipeline import ArticleResult, JobOptions
 from ..text.indic_processing import check_language_pair
-from ..workers import Deadline
+from ..workers import Deadline, all_or_none
 from . import schemas
 
 router = APIRouter()
+TIMEOUT_VALUE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")  # seconds, plain ASCII decimal
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger(__name__)
 ERRORS = {
@@ -75,11 +78,26 @@ def _runtime(request: Request):
     return state.runtime
 
 
+def request_timeout_s(request: Request) -> float:
+    """The request's deadline in seconds: ``X-Request-Timeout`` when the caller sends one (the Python client sends
+    its own timeout), capped by ``REQUEST_TIMEOUT_S``; a value that is not a positive number is a 422."""
+    limit = request.app.state.settings.request_timeout_s
+    header = request.headers.get("x-request-timeout")
+    if header is None:
+        return limit
+    value = header.strip()
+    asked = float(value) if TIMEOUT_VALUE.fullmatch(value) else 0.0
+    if asked <= 0:
+        raise InvalidRequest(f"X-Request-Timeout must be a positive number of seconds (at most {limit:g}), not "
+                             f"{header[:32]!r}", "invalid_request_timeout")  # fmt: skip
+    return min(asked, limit)
+
+
 async def _run(request: Request, work):
     """Run ``work(deadline)`` under the request deadline. A request past its deadline, or whose caller hung up, is
     abandoned: its queued model work is dropped and its text work stops at the next sentence."""
-    timeout_s = request.app.state.settings.request_timeout_s
-    deadline = Deadline(timeout_s)
+    timeout_s = request_timeout_s(request)
+    deadline = Deadline(timeout_s, request.scope.get("state", {}).get("key_name") or "")
     task = asyncio.ensure_future(work(deadline))
     request.app.state.request_tasks.add(task)
 
@@ -193,7 +211,7 @@ async def translate(body: schemas.TranslateRequest, request: Request):
     script = body.source_lang.split("_")[1]
     pipeline = runtime.pipeline
 
-    options = JobOptions(format=body.format, html_attributes=body.html_attributes)
+    options = JobOptions(summary_languages=(), format=body.format, html_attributes=body.html_attributes)
 
     async def one(layout, document, deadline) -> schemas.TranslationOut:
         if document is None:
@@ -207,7 +225,8 @@ async def translate(body: schemas.TranslateRequest, request: Request):
     async def work(deadline):
         labelled = [(str(i), t) for i, t in enumerate(texts)]
         cleaned = await pipeline.clean_all(labelled, script, deadline, options)
-        return await asyncio.gather(*(one(layout, document, deadline) for _, layout, _, document in cleaned))
+        pipeline.admit([layout for _, layout, _, _ in cleaned], options, deadline)
+        return await all_or_none(one(layout, document, deadline) for _, layout, _, document in cleaned)
 
     results = await _run(request, work)
     if isinstance(results, JSONResponse):
@@ -283,4 +302,6 @@ async def info(request: Request):
             "summary_backend": backend_of(runtime.dtypes["summarization"]) if runtime else settings.summary_backend,
             "cpu_gemm": runtime.cpu_gemm if runtime else None,  # per model on torch on a CPU: onednn or default
         },
+        # Admission: work predicted to finish after its deadline is refused with 429 (docs/OPERATIONS.md).
+        "engines": {engine.name: engine.load() for engine in runtime.engines} if runtime else None,
     }

@@ -1,19 +1,34 @@
 """Dynamic batching across requests: one ``BatchScheduler`` per model, one worker thread each.
 
-Callers submit items (sentences for translation, articles for summaries) with a cost (their token count) and a
-key (generation options that must be equal within a batch) and await one future per item. The worker forms each
-batch around the *oldest* waiting item — so nothing waits behind later work for more than one batch — filled with
-the same-key items closest to it in length, bounded by ``max_batch_tokens`` (rows × longest row) and
-``max_batch_size``, after waiting at most ``max_wait_ms`` for the batch to fill. A batch that raises (CUDA out of
-memory, a bad item) is split in halves and retried down to single items, so only an item that fails alone fails.
+Callers submit a group of items (one request's sentences for translation, or its articles for summaries) with a
+cost per item (its token count), a key (generation options that must be equal within a batch) and the request's
+``Deadline``, and await one future per item.
+
+Order: within a lane, groups are served earliest deadline first (then in arrival order), so admitted requests finish
+in order instead of all together: a batch takes the items of the most urgent group first and fills its remaining
+room with the next items in deadline order, bounded by ``max_batch_tokens`` (rows × longest row) and
+``max_batch_size``, after waiting at most ``max_wait_ms`` for the batch to fill. Callers (API key names) share a
+batch fairly: while several callers wait, the batch's anchor rotates between them and no caller takes more than
+its share of the rows until the others have had theirs, so one key's huge request delays another key's by about one
+batch. A group whose deadline has passed, or that could not finish before it even if it ran alone at the measured
+drain rate, is dropped at once: its futures fail with ``DeadlineExceeded`` (a 504 early, not at the deadline).
+
+Admission: the engine measures its drain rate (items per second, a moving average over the batches it takes from a
+backlog: under load, batches are full) and predicts when
+new work would be done: the items ahead of it in its lane (those with earlier deadlines; all interactive work for
+the bulk lane) plus its own, over the rate. ``admit`` refuses work predicted to miss its deadline (``Overloaded``,
+with the Retry-After that estimate gives) before any of it is queued.
 
 Two lanes: ``interactive`` (synchronous requests, interactive jobs) and ``bulk`` (jobs, archives). A batch is formed
 from the interactive lane whenever it holds work, so a live request waits for at most the batch in progress; bulk
 is never starved: after ``INTERACTIVE_STREAK`` interactive batches in a row while bulk work waits, the next batch is
-bulk. Batches never mix lanes.
+bulk. Batches never mix lanes. A batch that raises (CUDA out of memory, a bad item) is split in halves and retried
+down to single items, so only an item that fails alone fails.
 """
 
 import asyncio
+import bisect
+import itertools
 import logging
 import math
 import threading
@@ -24,23 +39,39 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InferenceFailed, Overloaded, ShuttingDown, TooLargeForQueue
+from ..errors import DeadlineExceeded, InferenceFailed, Overloaded, ShuttingDown, TooLargeForQueue
 
 log = logging.getLogger(__name__)
 
 RunBatch = Callable[[list[Any], Hashable], Sequence[Any]]
 LANES = ("interactive", "bulk")
 INTERACTIVE_STREAK = 4  # interactive batches in a row while bulk waits, then one bulk batch
+RATE_WEIGHT = 0.3  # weight of the newest batch in the drain rate's moving average
+
+
+@dataclass(eq=False)
+class _Group:
+    """The items one call submitted, with the request's deadline (``math.inf``: none) and caller."""
+
+    deadline_at: float
+    seq: int
+    caller: str
+    key: Hashable
+    lane: str
+    items: list["_Item"] = field(default_factory=list)  # not yet taken, in submission order
+    enqueued_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def order(self) -> tuple[float, int]:
+        return self.deadline_at, self.seq
 
 
 @dataclass(eq=False)
 class _Item:
     payload: Any
     cost: int
-    key: Hashable
+    group: _Group
     future: Future = field(default_factory=Future)
-    enqueued_at: float = field(default_factory=time.monotonic)
-    taken: bool = False
 
 
 @dataclass
@@ -51,13 +82,49 @@ class SchedulerStats:
     items: int = 0
     splits: int = 0
     failed_items: int = 0
+    dropped_items: int = 0  # whose deadline passed or became unreachable while queued
     batch_sizes: list[int] = field(default_factory=list)  # last 1000 batch sizes
+    items_by_lane: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LANES, 0))
 
-    def record(self, size: int) -> None:
+    def record(self, size: int, lane: str) -> None:
         self.batches += 1
         self.items += size
+        self.items_by_lane[lane] += size
         self.batch_sizes.append(size)
         del self.batch_sizes[:-1000]
+
+
+class _Lane:
+    """One lane's waiting groups: per caller, in deadline order; callers in the order their turns come."""
+
+    def __init__(self):
+        self.callers: dict[str, list[_Group]] = {}
+        self.turns: deque[str] = deque()
+        self.items = 0
+
+    def add(self, group: _Group) -> None:
+        groups = self.callers.get(group.caller)
+        if groups is None:
+            groups = self.callers[group.caller] = []
+            self.turns.append(group.caller)
+        bisect.insort(groups, group, key=lambda g: g.order)
+        self.items += len(group.items)
+
+    def remove(self, group: _Group) -> None:
+        """Take a group (emptied or dropped) out; its caller leaves the turns when it has nothing left."""
+        groups = self.callers.get(group.caller, [])
+        if group in groups:
+            groups.remove(group)
+            self.items -= len(group.items)
+        if not groups and group.caller in self.callers:
+            del self.callers[group.caller]
+            self.turns.remove(group.caller)
+
+    def groups(self):
+        return (g for groups in self.callers.values() for g in groups)
+
+    def items_before(self, deadline_at: float) -> int:
+        return sum(len(g.items) for g in self.groups() if g.deadline_at <= deadline_at)
 
 
 class BatchScheduler:
@@ -79,12 +146,12 @@ class BatchScheduler:
         self.max_queued_items = max_queued_items
         self.on_batch = on_batch  # (engine, rows, padded tokens, seconds) after each batch
         self.stats = SchedulerStats()
-        self._items_per_s = 0.0  # how fast the queue drains (moving average over batches), for Retry-After
-        # Per lane, arrival order. Items taken from the middle stay as tombstones until they reach the front.
-        self._queues: dict[str, deque[_Item]] = {lane: deque() for lane in LANES}
-        self._live = 0
+        self.items_per_s = 0.0  # the drain rate: a moving average of items per second of model time
+        self._lanes = {lane: _Lane() for lane in LANES}
+        self._seq = itertools.count()
         self._streak = 0  # interactive batches in a row while bulk work waited
-        # Batches are formed from the oldest items only (a window), so forming one costs O(window), not O(queue).
+        self._backlogged = False  # whether the batch being run was taken from a backlog (it measures the rate)
+        # Batches are formed from the most urgent items only (a window), so forming one costs O(window), not O(queue).
         self._window_size = max(8 * max_batch_size, 256)
         self._cond = threading.Condition()
         self._closed = False
@@ -92,12 +159,14 @@ class BatchScheduler:
         self._thread.start()
 
     # --- callers' side ----------------------------------------------------------------------------------------------
+    lanes = LANES
+
     @property
     def queue_depth(self) -> int:
-        return self._live
+        return sum(lane.items for lane in self._lanes.values())
 
     def is_overloaded(self, extra_items: int = 0) -> bool:
-        return self._live + extra_items > self.max_queued_items
+        return self.queue_depth + extra_items > self.max_queued_items
 
     def check_fits(self, count: int) -> None:
         """``TooLargeForQueue`` for work that could never be queued, however idle the engine."""
@@ -107,43 +176,110 @@ class BatchScheduler:
                 "send its articles or texts in several requests"
             )
 
+    def lane_rate(self, lane: str) -> float:
+        """Items per second the lane drains: the engine's rate, less the bulk batches' turns while bulk waits."""
+        if lane == "interactive" and self._lanes["bulk"].items:
+            return self.items_per_s * INTERACTIVE_STREAK / (INTERACTIVE_STREAK + 1)
+        return self.items_per_s
+
+    def predicted_s(self, count: int, lane: str = "interactive", deadline_at: float = math.inf) -> float | None:
+        """Seconds until ``count`` more items with this deadline would be done: the work ahead of them in their lane
+        (earlier deadlines first; the bulk lane waits for all interactive work too) plus their own, over the drain
+        rate. None until a batch has measured the rate."""
+        rate = self.lane_rate(lane)
+        if rate <= 0:
+            return None
+        with self._cond:
+            ahead = self._lanes[lane].items_before(deadline_at)
+            if lane == "bulk":
+                ahead += self._lanes["interactive"].items
+        return (ahead + count) / rate
+
+    def load(self) -> dict:
+        """What /info and /metrics show: queue depth, drain rate, and the predicted wait of new work per lane."""
+        waits = {lane: self.predicted_s(0, lane) for lane in LANES}
+        return {
+            "queue_depth": self.queue_depth,
+            "drain_rate_items_per_s": round(self.items_per_s, 3),
+            "predicted_wait_s": {lane: None if w is None else round(w, 3) for lane, w in waits.items()},
+        }
+
+    def admit(self, count: int, lane: str = "interactive", deadline=None) -> None:
+        """``Overloaded`` (429, before any work is queued) when ``count`` items are predicted to miss ``deadline``
+        (a ``service.workers.Deadline``); Retry-After is when the work ahead will have drained enough for a request
+        like this one with a fresh deadline."""
+        if deadline is None or deadline.at is None or not count:
+            return
+        predicted = self.predicted_s(count, lane, deadline.at)
+        if predicted is None or predicted <= deadline.remaining_s:
+            return
+        retry = max(1, math.ceil(predicted - (deadline.seconds or 0)))
+        raise Overloaded(
+            f"the {self.name} engine is predicted to finish this request in {predicted:.0f} s, after its deadline "
+            f"({deadline.remaining_s:.0f} s left); retry in {retry} s", retry,
+        )  # fmt: skip
+
     def retry_after_s(self, count: int) -> int:
-        """Seconds until ``count`` more items would fit, at the measured drain rate (1 to 60)."""
-        excess = self._live + count - self.max_queued_items
-        if self._items_per_s <= 0:
+        """Seconds until ``count`` more items would fit in the queue, at the measured drain rate (1 to 60)."""
+        excess = self.queue_depth + count - self.max_queued_items
+        if self.items_per_s <= 0:
             return 1
-        return max(1, min(60, math.ceil(excess / self._items_per_s)))
+        return max(1, min(60, math.ceil(excess / self.items_per_s)))
 
     def submit(
-        self, payloads: Sequence[Any], costs: Sequence[int], key: Hashable = None, lane: str = "interactive"
-    ) -> list[Future]:
-        """Queue items in a lane; all or none (a request is never half-queued). Raises Overloaded when the queue
-        (both lanes together) is full, and TooLargeForQueue when it could never hold them."""
-        items = [_Item(p, max(1, int(c)), key) for p, c in zip(payloads, costs, strict=True)]
-        self.check_fits(len(items))
+        self, payloads: Sequence[Any], costs: Sequence[int], key: Hashable = None, lane: str = "interactive",
+        deadline=None,
+    ) -> list[Future]:  # fmt: skip
+        """Queue one group of items in a lane; all or none (a request is never half-queued). Raises Overloaded when
+        the queue (both lanes together) is full, and TooLargeForQueue when it could never hold them. ``deadline``
+        (a ``service.workers.Deadline``) orders the group and names its caller."""
+        return [item.future for item in self._enqueue(payloads, costs, key, lane, deadline).items]
+
+    def _enqueue(self, payloads, costs, key, lane, deadline) -> _Group:
+        self.check_fits(len(payloads))
+        deadline_at = deadline.at if deadline is not None and deadline.at is not None else math.inf
+        caller = deadline.caller if deadline is not None else ""
+        group = _Group(deadline_at, next(self._seq), caller, key, lane)
+        group.items = [_Item(p, max(1, int(c)), group) for p, c in zip(payloads, costs, strict=True)]
         with self._cond:
             if self._closed:
                 raise ShuttingDown(f"{self.name} engine is shutting down")
-            if self._live + len(items) > self.max_queued_items:
-                retry = self.retry_after_s(len(items))
-                raise Overloaded(f"{self.name} queue is full ({self._live} items waiting); retry in {retry} s", retry)
-            self._queues[lane].extend(items)
-            self._live += len(items)
+            if self.queue_depth + len(group.items) > self.max_queued_items:
+                retry = self.retry_after_s(len(group.items))
+                raise Overloaded(
+                    f"{self.name} queue is full ({self.queue_depth} items waiting); retry in {retry} s", retry
+                )
+            self._lanes[lane].add(group)
             self._cond.notify()
-        return [item.future for item in items]
+        return group
+
+    def _cancel(self, group: _Group) -> None:
+        """Cancel a group's items and take the ones not yet started out of the queue at once (a refused, cancelled
+        or abandoned request leaves no work behind)."""
+        with self._cond:
+            for item in group.items:
+                item.future.cancel()
+            state = self._lanes[group.lane]
+            state.items -= len(group.items)
+            group.items = []
+            state.remove(group)
+            self._cond.notify()
 
     async def run(
-        self, payloads: Sequence[Any], costs: Sequence[int], key: Hashable = None, lane: str = "interactive"
-    ) -> list[Any]:
+        self, payloads: Sequence[Any], costs: Sequence[int], key: Hashable = None, lane: str = "interactive",
+        deadline=None,
+    ) -> list[Any]:  # fmt: skip
         """Submit and await every item's result; cancelling the awaiting task drops its items not yet started."""
         if not payloads:
             return []
-        futures = self.submit(payloads, costs, key, lane)
+        group = self._enqueue(payloads, costs, key, lane, deadline)
+        futures = [item.future for item in group.items]
         try:
             return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
         except BaseException:
-            for future in futures:
+            for future in futures:  # those already running finish for nobody; the rest leave the queue now
                 future.cancel()
+            self._cancel(group)
             raise
 
     def close(self, timeout_s: float | None = None) -> None:
@@ -153,10 +289,8 @@ class BatchScheduler:
             self._cond.notify_all()
         self._thread.join(timeout_s)
         with self._cond:
-            leftover = [item for queue in self._queues.values() for item in queue if not item.taken]
-            for queue in self._queues.values():
-                queue.clear()
-            self._live = 0
+            leftover = [item for lane in self._lanes.values() for g in lane.groups() for item in g.items]
+            self._lanes = {lane: _Lane() for lane in LANES}
         for item in leftover:
             if item.future.set_running_or_notify_cancel():
                 item.future.set_exception(ShuttingDown(f"{self.name} engine stopped before this item ran"))
@@ -169,81 +303,129 @@ class BatchScheduler:
             if batch is None:
                 return
             if batch:
-                self._run(batch)
+                self._run(batch, measure=self._backlogged)
 
     def _wait_for_batch(self) -> list[_Item] | None:
         """With the lock held: wait until a batch is due, then take it. None once closed."""
         while True:
-            window, bulk_waits = self._next_window()
-            if window:
+            self._drop_hopeless()
+            lane, bulk_waits = self._next_lane()
+            if lane is not None:
                 break
             if self._closed:
                 return None
             self._cond.wait()
         while not self._closed:
-            oldest = window[0]
-            due = oldest.enqueued_at + self.max_wait_s - time.monotonic()
-            if due <= 0 or self._can_fill(window):
+            head = self._head(lane)
+            due = head.enqueued_at + self.max_wait_s - time.monotonic()
+            if due <= 0 or self._can_fill(lane, head.key):
                 break
             self._cond.wait(due)
-            window, bulk_waits = self._next_window()  # an interactive item may have arrived meanwhile
-            if not window:
+            self._drop_hopeless()
+            lane, bulk_waits = self._next_lane()  # an interactive item may have arrived meanwhile
+            if lane is None:
                 return []
         if self._closed:
             return None
         self._streak = self._streak + 1 if bulk_waits else 0
-        return self._take_batch(window)
+        return self._take_batch(lane)
 
-    def _next_window(self) -> tuple[list[_Item], bool]:
-        """The window the next batch comes from (interactive first, bulk after a streak), and whether taking it
-        keeps bulk work waiting (an interactive batch while bulk items wait: the streak grows)."""
-        interactive, bulk = self._window("interactive"), self._window("bulk")
+    def _next_lane(self) -> tuple[str | None, bool]:
+        """The lane the next batch comes from (interactive first, bulk after a streak), and whether taking it keeps
+        bulk work waiting (an interactive batch while bulk items wait: the streak grows)."""
+        interactive, bulk = self._lanes["interactive"].items, self._lanes["bulk"].items
         if interactive and not (bulk and self._streak >= INTERACTIVE_STREAK):
-            return interactive, bool(bulk)
-        return bulk, False
+            return "interactive", bool(bulk)
+        return ("bulk" if bulk else None), False
 
-    def _window(self, lane: str) -> list[_Item]:
-        """The oldest live items of a lane, up to the window size; drops taken and cancelled items off the front."""
-        queue = self._queues[lane]
-        while queue and (queue[0].taken or queue[0].future.cancelled()):
-            if not queue.popleft().taken:
-                self._live -= 1  # cancelled before it was taken
+    def _head(self, lane: str) -> _Group:
+        """The most urgent group of the caller whose turn it is."""
+        state = self._lanes[lane]
+        return state.callers[state.turns[0]][0]
+
+    def _window(self, lane: str, key: Hashable) -> list[_Item]:
+        """Up to the window size of same-key items, each caller's in deadline order, the callers interleaved from
+        the one whose turn it is."""
+        state = self._lanes[lane]
+        streams = [
+            (item for g in state.callers[caller] if g.key == key for item in g.items) for caller in state.turns
+        ]
         window = []
-        for item in queue:
-            if not item.taken:
-                window.append(item)
-                if len(window) == self._window_size:
-                    break
+        while streams and len(window) < self._window_size:
+            for stream in list(streams):
+                item = next(stream, None)
+                if item is None:
+                    streams.remove(stream)
+                else:
+                    window.append(item)
         return window
 
-    def _can_fill(self, window: list[_Item]) -> bool:
-        key = window[0].key
-        same = [item.cost for item in window if item.key == key]
-        return len(same) >= self.max_batch_size or len(same) * max(same) >= self.max_batch_tokens
+    def _can_fill(self, lane: str, key: Hashable) -> bool:
+        same = [item.cost for item in self._window(lane, key)]
+        return len(same) >= self.max_batch_size or len(same) * max(same, default=0) >= self.max_batch_tokens
 
-    def _take_batch(self, window: list[_Item]) -> list[_Item]:
-        """The oldest item plus the same-key items nearest to it in length, within the batch bounds."""
-        anchor = window[0]
-        candidates = sorted(
-            (item for item in window if item.key == anchor.key), key=lambda item: abs(item.cost - anchor.cost)
-        )
-        batch, longest = [], 0
-        for item in candidates:
-            widest = max(longest, item.cost)
-            if batch and (len(batch) + 1 > self.max_batch_size or (len(batch) + 1) * widest > self.max_batch_tokens):
-                continue
-            batch.append(item)
-            longest = widest
-        for item in batch:
-            item.taken = True
-        self._live -= len(batch)
+    def _take_batch(self, lane: str) -> list[_Item]:
+        """The head group's items first, then the window's items in deadline order, within the batch bounds; while
+        several callers wait, none takes more than its share of the rows before the others have had theirs."""
+        state = self._lanes[lane]
+        head = self._head(lane)
+        window = [item for item in head.items] + [
+            item for item in self._window(lane, head.key) if item.group is not head
+        ]
+        callers = {item.group.caller for item in window}
+        share = max(1, self.max_batch_size // len(callers))
+        batch, longest, taken, chosen = [], 0, dict.fromkeys(callers, 0), set()
+        for capped in (len(callers) > 1, False):
+            for item in window:
+                if item.future.done() or id(item) in chosen:
+                    continue
+                widest = max(longest, item.cost)
+                if batch and (len(batch) + 1 > self.max_batch_size or (len(batch) + 1) * widest > self.max_batch_tokens):
+                    continue
+                if capped and taken[item.group.caller] >= share:
+                    continue
+                batch.append(item)
+                chosen.add(id(item))
+                taken[item.group.caller] += 1
+                longest = widest
+        for group in {id(item.group): item.group for item in window}.values():  # taken or cancelled items leave
+            state.items -= len(group.items)
+            group.items = [item for item in group.items if id(item) not in chosen and not item.future.cancelled()]
+            state.items += len(group.items)
+            if not group.items:
+                state.remove(group)
+        if state.turns and state.turns[0] == head.caller:  # the next batch is anchored on the next caller
+            state.turns.rotate(-1)
+        # Only a batch taken from a backlog measures the drain rate: a lone item's batch (a warm-up, a quiet hour)
+        # says how fast one item goes, not how fast a queue drains.
+        self._backlogged = len(batch) >= self.max_batch_size or self.queue_depth > 0
         # An item cancelled after the window was read is dropped now; the rest are marked running.
         return [item for item in batch if item.future.set_running_or_notify_cancel()]
 
-    def _run(self, batch: list[_Item]) -> None:
+    def _drop_hopeless(self) -> None:
+        """Fail the groups whose deadline has passed, or that could not finish before it even alone at the drain
+        rate (with the lock held): their callers get a 504 now instead of at the deadline."""
+        now = time.monotonic()
+        for state in self._lanes.values():
+            for group in list(state.groups()):
+                if group.deadline_at == math.inf:
+                    continue
+                alone_s = len(group.items) / self.items_per_s if self.items_per_s > 0 else 0.0
+                if now + alone_s <= group.deadline_at:
+                    continue
+                state.remove(group)
+                self.stats.dropped_items += len(group.items)
+                for item in group.items:
+                    if item.future.set_running_or_notify_cancel():
+                        item.future.set_exception(DeadlineExceeded(
+                            f"its deadline passed, or can no longer be met, while its work waited in the {self.name} "
+                            "queue; the work was dropped"))  # fmt: skip
+                group.items = []
+
+    def _run(self, batch: list[_Item], measure: bool = False) -> None:
         start = time.perf_counter()
         try:
-            results = self.run_batch([item.payload for item in batch], batch[0].key)
+            results = self.run_batch([item.payload for item in batch], batch[0].group.key)
             if len(results) != len(batch):
                 raise RuntimeError(f"backend returned {len(results)} results for {len(batch)} items")
         except Exception as exc:  # noqa: BLE001 - any failure is isolated below
@@ -258,10 +440,12 @@ class BatchScheduler:
             log.error("%s item failed alone: %r", self.name, exc)
             batch[0].future.set_exception(InferenceFailed(f"{self.name} failed on this input: {exc}"))
             return
-        self.stats.record(len(batch))
-        rate = len(batch) / max(time.perf_counter() - start, 1e-6)
-        self._items_per_s = rate if self._items_per_s <= 0 else 0.7 * self._items_per_s + 0.3 * rate
+        seconds = time.perf_counter() - start
+        self.stats.record(len(batch), batch[0].group.lane)
+        if measure:
+            rate = len(batch) / max(seconds, 1e-6)
+            self.items_per_s = rate if self.items_per_s <= 0 else (1 - RATE_WEIGHT) * self.items_per_s + RATE_WEIGHT * rate
         if self.on_batch:
-            self.on_batch(self.name, len(batch), len(batch) * max(i.cost for i in batch), time.perf_counter() - start)
+            self.on_batch(self.name, len(batch), len(batch) * max(i.cost for i in batch), seconds)
         for item, result in zip(batch, results):
             item.future.set_result(result)
