@@ -89,8 +89,9 @@ def convert_models(settings: Settings) -> int:
     from .engine.ct2_convert import ensure_copy, resolve_compute_type
     from .engine.device import resolve_device
 
-    quantization = resolve_compute_type(settings.ct2_compute_type, resolve_device(settings.device).type)
+    device = resolve_device(settings.device)
     for kind, source in sources.items():
+        quantization = resolve_compute_type(settings.ct2_compute_type, device, kind)
         path, made = ensure_copy(kind, source, settings.models_dir, quantization)
         print(f"{kind}: {source.spec} → {path} ({'converted' if made else 'up to date'})")
     return 0
