@@ -166,14 +166,15 @@ def ensure_copy(kind: str, source, models_dir: Path, quantization: str) -> tuple
         return target, False
     from transformers import AutoModelForSeq2SeqLM
 
+    from ..summarization.summarizer import load_mt5
     from ..translation import IndicTransConfig  # noqa: F401 - registers "IndicTrans" with the Auto classes
     from ..translation.tokenizer import IndicTransTokenizer
 
-    model = AutoModelForSeq2SeqLM.from_pretrained(source.path, dtype=torch.float32).eval()
     if kind == "translation":
+        model = AutoModelForSeq2SeqLM.from_pretrained(source.path, dtype=torch.float32).eval()
         spec = indictrans_spec(model, IndicTransTokenizer(source.path))
     else:
-        spec = mt5_spec(model, source.path / "spiece.model")
+        spec = mt5_spec(load_mt5(source.path, torch.float32).eval(), source.path / "spiece.model")
     staging = target.with_name(target.name + ".partial")  # a crash mid-write never leaves a copy that looks whole
     save(spec, staging, quantization)
     (staging / RECORD).write_text(json.dumps(record, indent=1) + "\n")
