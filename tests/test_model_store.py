@@ -34,7 +34,8 @@ def test_only_a_full_commit_hash_counts_as_pinned(revision):
 def fake_hub(tmp_path, monkeypatch):
     """A hub whose 'main' is COMMIT in every repository, each holding both models' files (and a README, never
     fetched); snapshots land where huggingface_hub puts them."""
-    files = [*{name for names in model_store.REQUIRED_FILES.values() for name in names}, "pytorch_model.bin", "README.md"]
+    required = {name for names in model_store.REQUIRED_FILES.values() for name in names}
+    files = [*required, "pytorch_model.bin", "README.md"]
 
     class Api:
         def model_info(self, repo_id, revision, files_metadata):

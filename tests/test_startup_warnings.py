@@ -49,7 +49,8 @@ def test_only_the_expected_tie_message_is_dropped():
 @pytest.mark.parametrize("beams", [1, 2, 4])
 def test_the_cards_settings_are_valid_for_transformers_at_any_beam_count(runtime, beams):
     model = runtime.pipeline.summarizer.model
-    generation_config(model, summarization.card_settings(beams, {})).validate(strict=True)  # raises on a flag it warns of
+    config = generation_config(model, summarization.card_settings(beams, {}))
+    config.validate(strict=True)  # raises on any flag transformers would warn of
 
 
 def test_a_greedy_summary_makes_transformers_warn_of_nothing(runtime):

@@ -128,12 +128,13 @@ def resolve_compute_type(setting: str, device, kind: str) -> str:
             return "int8"
         if kind == "translation":
             return "float16"
-        return "bfloat16" if "bfloat16" in ctranslate2.get_supported_compute_types("cuda", device.index or 0) else "float32"
+        bfloat16 = "bfloat16" in ctranslate2.get_supported_compute_types("cuda", device.index or 0)
+        return "bfloat16" if bfloat16 else "float32"
     if kind == "summarization" and device.type == "cuda" and setting in FLOAT16_ACTIVATIONS:
-        log.warning("SUMMARIZER_CT2_COMPUTE_TYPE=%s puts mT5 on CTranslate2 in float16 activations: the published "
-                    "mT5 weights overflow in float16 (inf, then NaN: empty or garbled summaries). Use auto (float16 for "
-                    "IndicTrans2, bfloat16 for mT5), bfloat16 or float32, unless this checkpoint was proven in float16 "
-                    "with beam search.", setting)  # fmt: skip
+        log.warning("SUMMARIZER_CT2_COMPUTE_TYPE=%s puts mT5 on CTranslate2 in float16 activations: the "
+                    "published mT5 weights overflow in float16 (inf, then NaN: empty or garbled summaries). Use auto "
+                    "(float16 for IndicTrans2, bfloat16 for mT5), bfloat16 or float32, unless this checkpoint was "
+                    "proven in float16 with beam search.", setting)  # fmt: skip
     return setting
 
 
