@@ -1,4 +1,5 @@
 # GPU image: CUDA runtime, the CUDA build of torch, models from /models, health on /readyz.
+#   docker build -t hindi-news . && docker run --gpus all -p 8000:8000 -v "$PWD/models:/models" hindi-news
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 
 ENV DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -13,13 +14,19 @@ RUN useradd --create-home --uid 10001 app
 WORKDIR /app
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# PyPI's torch 2.13.0 for Linux is the CUDA build.
+# Dependencies before the code, so that a change to the code reinstalls none of them: torch alone (PyPI's torch 2.13.0
+# for Linux is the CUDA build, gigabytes) so that editing another pin keeps it, then the rest of pyproject.toml's list.
 RUN pip install torch==2.13.0
-COPY pyproject.toml README.md ./
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+      > /tmp/requirements.txt \
+ && pip install -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt
+COPY README.md ./
 COPY service ./service
 COPY models/manifest.json ./models/manifest.json
 COPY seeds ./seeds
-RUN pip install .
+RUN pip install --no-deps .
 
 ENV SUMMARIZER_HOST=0.0.0.0 \
     SUMMARIZER_PORT=8000 \
@@ -27,9 +34,13 @@ ENV SUMMARIZER_HOST=0.0.0.0 \
     SUMMARIZER_DEVICE=auto \
     HF_HOME=/models/.hf-cache
 RUN mkdir -p /models && chown 10001:10001 /models
+# /models is usually a host folder mounted over this one, and the service writes there (the first start's download,
+# the CTranslate2 copies, the translation memory, the job store): the entry point warns when uid 10001 cannot.
+COPY deploy/docker/entrypoint.sh /usr/local/bin/entrypoint.sh
 USER 10001
 VOLUME ["/models"]
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=300s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"]
+ENTRYPOINT ["/bin/sh", "/usr/local/bin/entrypoint.sh"]
 CMD ["python", "-m", "service", "serve"]

@@ -64,18 +64,20 @@ def download_models(settings: Settings, ctranslate2: bool = True) -> int:
         revision = pins.get(hub_id, "main")
         print(f"{kind}: {hub_id}@{revision} → {target}")
         try:
-            path = model_store.download(hub_id, kind, revision, local_dir=target)
+            path, commit = model_store.download(hub_id, kind, revision, local_dir=target)
         except Exception as exc:  # noqa: BLE001 - one clear line per failure
             print(f"error: could not download {hub_id}: {type(exc).__name__}: {exc}. {model_store.NEXT_STEPS}",
                   file=sys.stderr)  # fmt: skip
             return 1
-        print(f"  done: {path} (revision {(path / model_store.REVISION_FILE).read_text().strip()})")
+        print(f"  done: {path} (commit {commit}, recorded in {model_store.REVISION_FILE})")
+        if commit != revision:
+            print(f"  {model_store.pin_hint(hub_id, revision, commit)}")
     return convert_models(settings) if ctranslate2 else 0
 
 
 def convert_models(settings: Settings) -> int:
     """CTranslate2 copies of both configured models in the model store, stored in the compute type they will be loaded
-    as (SUMMARIZER_CT2_COMPUTE_TYPE); made once, made again when a source changes."""
+    as (SUMMARIZER_CT2_COMPUTE_TYPE, chosen per model); made once, made again when a source changes."""
     from .errors import ModelFilesMissing
     from .runtime import resolve_sources
 
@@ -87,8 +89,9 @@ def convert_models(settings: Settings) -> int:
     from .engine.ct2_convert import ensure_copy, resolve_compute_type
     from .engine.device import resolve_device
 
-    quantization = resolve_compute_type(settings.ct2_compute_type, resolve_device(settings.device).type)
+    device = resolve_device(settings.device)
     for kind, source in sources.items():
+        quantization = resolve_compute_type(settings.ct2_compute_type, device, kind)
         path, made = ensure_copy(kind, source, settings.models_dir, quantization)
         print(f"{kind}: {source.spec} → {path} ({'converted' if made else 'up to date'})")
     return 0

@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     )
     ct2_compute_type: str = Field(
         "auto", pattern=r"^(auto|default|int8|int8_float32|int8_float16|int8_bfloat16|int16|float16|bfloat16|float32)$",
-        description="CTranslate2 compute type; auto = int8 on CPU, float16 on GPU (an H200: 15 % faster steps than "
-        "int8_float16)",
+        description="CTranslate2 compute type of the models on it; auto = int8 on CPU; on GPU float16 for IndicTrans2 "
+        "(an H200: 15 % faster steps than int8_float16) and bfloat16 for mT5 (its weights overflow in float16)",
     )
     cpu_threads: int | None = Field(None, ge=1, description="torch threads on CPU; default: the cores available")
     cpu_gemm: Literal["onednn", "default"] = Field(

@@ -5,6 +5,8 @@ are never downloaded, so nothing from the hub can be executed.
 """
 
 import json
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +21,15 @@ OPTIONAL_FILES = ("generation_config.json", "tokenizer_config.json", "special_to
 # The manifest is models/manifest.json of the source tree (or of the working folder, as in the Docker image).
 MANIFESTS = (Path(__file__).resolve().parent.parent / "models" / "manifest.json", Path("models") / "manifest.json")
 REVISION_FILE = "REVISION"
+COMMIT = re.compile(r"[0-9a-f]{40}")  # a full commit hash; anything else (a branch, a tag) can move
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ModelSource:
     spec: str  # what the settings said: a hub id or a path
     path: Path  # the local directory holding the files
-    revision: str  # a commit hash, "main", or "local"
+    revision: str  # the commit hash the files came from, or "local"
     origin: str  # "local" | "store" | "hub-cache"
 
 
@@ -45,6 +49,16 @@ def pinned_revisions() -> dict[str, str]:
         if manifest.is_file():
             return {m["id"]: m["revision"] for m in json.loads(manifest.read_text())["models"]}
     return {}
+
+
+def is_commit(revision: str) -> bool:
+    return COMMIT.fullmatch(revision) is not None
+
+
+def pin_hint(hub_id: str, revision: str, commit: str) -> str:
+    """What to do about a revision that is a branch or tag: the commit it gave today, and where to pin it."""
+    return (f"{hub_id}: revision '{revision}' is not pinned (it gave commit {commit} now); pin it with "
+            f"SUMMARIZER_MODEL_REVISIONS='{{\"{hub_id}\": \"{commit}\"}}' or in models/manifest.json")
 
 
 def store_dir(models_dir: Path, hub_id: str) -> Path:
@@ -83,11 +97,13 @@ def resolve(spec: str, kind: str, models_dir: Path, revisions: dict[str, str], o
         return ModelSource(spec, stored.resolve(), _recorded_revision(stored), "store")
     revision = revisions.get(spec) or pinned_revisions().get(spec, "main")
     try:
-        path = download(spec, kind, revision, local_dir=None, local_files_only=offline)
+        path, commit = download(spec, kind, revision, local_dir=None, local_files_only=offline)
     except Exception as exc:  # hub unreachable, offline cache miss, unknown repo
         where = f"{stored} and the hub cache (offline)" if offline else f"{stored}, and the hub failed ({type(exc).__name__})"
         raise ModelFilesMissing(_missing_message(spec, kind, missing_files(stored, kind), where)) from exc
-    return ModelSource(spec, path, revision, "hub-cache")
+    if commit != revision:
+        log.warning(pin_hint(spec, revision, commit))
+    return ModelSource(spec, path, commit, "hub-cache")
 
 
 def _recorded_revision(directory: Path) -> str:
@@ -95,8 +111,10 @@ def _recorded_revision(directory: Path) -> str:
     return marker.read_text().strip() if marker.is_file() else "local"
 
 
-def download(hub_id: str, kind: str, revision: str, local_dir: Path | None, local_files_only: bool = False) -> Path:
-    """Fetch weights, configs and tokenizer files (never code) of one model at a pinned revision."""
+def download(hub_id: str, kind: str, revision: str, local_dir: Path | None,
+             local_files_only: bool = False) -> tuple[Path, str]:  # fmt: skip
+    """Fetch weights, configs and tokenizer files (never code) of one model at a revision: (where, the commit a
+    branch or tag resolved to). A download into ``local_dir`` records the commit in its REVISION file."""
     from huggingface_hub import HfApi, snapshot_download
 
     patterns = list(REQUIRED_FILES[kind]) + list(OPTIONAL_FILES)
@@ -117,8 +135,10 @@ def download(hub_id: str, kind: str, revision: str, local_dir: Path | None, loca
             local_files_only=local_files_only,
         )
     )
+    if local_dir is None and not is_commit(commit):
+        commit = path.name  # offline, a branch: the hub cache keeps each snapshot under its commit (snapshots/<commit>)
     if missing := missing_files(path, kind):
         raise FileNotFoundError(f"{hub_id}@{commit}: missing {', '.join(missing)}")
     if local_dir is not None:
         (path / REVISION_FILE).write_text(commit + "\n")
-    return path
+    return path, commit

@@ -126,12 +126,12 @@ def load_models(settings: Settings, sources: dict[str, model_store.ModelSource])
 
 def _on_ctranslate2(kind: str, settings: Settings, source: model_store.ModelSource, device: torch.device):
     """One model on CTranslate2, from its copy in the model store (made now if missing or stale); with the dtype
-    label ``ctranslate2-<compute type>``."""
+    label ``ctranslate2-<compute type>``, the compute type chosen per model (``resolve_compute_type``)."""
     from .engine.ct2_convert import ensure_copy, resolve_compute_type
     from .summarization.summarizer import load_ct2_summarizer
     from .translation.translator import load_ct2_translator
 
-    compute_type = resolve_compute_type(settings.ct2_compute_type, device.type)
+    compute_type = resolve_compute_type(settings.ct2_compute_type, device, kind)
     path, made = ensure_copy(kind, source, settings.models_dir, compute_type)
     if made:
         log.info("made the CTranslate2 copy of %s in %s", source.spec, path)

@@ -218,3 +218,56 @@ def test_the_default_backend_falls_back_to_torch_where_no_copy_can_be_made(setti
     explicit = settings_factory(models_dir=str(blocker / "store"), translation_backend="ctranslate2")
     with pytest.raises(OSError):
         load_models(explicit, resolve_sources(explicit))
+
+
+# --- the compute type of each model ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("device,kind,bfloat16,expected", [
+    ("cpu", "translation", False, "int8"), ("cpu", "summarization", False, "int8"),
+    ("cuda", "translation", True, "float16"), ("cuda:1", "translation", False, "float16"),
+    ("cuda", "summarization", True, "bfloat16"),  # never float16: published mT5 weights overflow there
+    ("cuda:1", "summarization", False, "float32"),  # a GPU without bfloat16 (before Ampere)
+])  # fmt: skip
+def test_auto_compute_type_per_model(monkeypatch, device, kind, bfloat16, expected):
+    asked = []
+
+    def supported(device_type, index=0):
+        asked.append((device_type, index))
+        return {"float32", "float16", "int8", "int8_float16"} | ({"bfloat16", "int8_bfloat16"} if bfloat16 else set())
+
+    monkeypatch.setattr(ct2_convert.ctranslate2, "get_supported_compute_types", supported)
+    assert ct2_convert.resolve_compute_type("auto", device, kind) == expected
+    assert asked in ([], [("cuda", 1 if device == "cuda:1" else 0)])
+
+
+@pytest.mark.parametrize("setting", ["float16", "int8_float16"])
+def test_mt5_asked_for_in_float16_on_a_gpu_is_warned_about(setting, caplog):
+    with caplog.at_level("WARNING", logger="service.engine.ct2_convert"):
+        assert ct2_convert.resolve_compute_type(setting, "cuda", "summarization") == setting
+    assert f"SUMMARIZER_CT2_COMPUTE_TYPE={setting}" in caplog.text and "overflow" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="service.engine.ct2_convert"):
+        for device, kind, compute_type in [("cuda", "translation", setting), ("cpu", "summarization", setting),
+                                           ("cuda", "summarization", "bfloat16")]:  # fmt: skip
+            assert ct2_convert.resolve_compute_type(compute_type, device, kind) == compute_type
+    assert caplog.text == ""
+
+
+def test_each_models_compute_type_shows_in_info_and_in_its_copys_folder(settings_factory, tmp_path, monkeypatch):
+    """What the runtime does with a compute type per model (on a GPU, auto gives IndicTrans2 float16 and mT5 bfloat16;
+    this CPU has neither, so the choice is stood in for)."""
+    from fastapi.testclient import TestClient
+
+    from service.api import create_app
+
+    from .conftest import wait_ready
+
+    per_model = {"translation": "int8", "summarization": "float32"}
+    monkeypatch.setattr(ct2_convert, "resolve_compute_type", lambda setting, device, kind: per_model[kind])
+    settings = settings_factory(translation_backend="ctranslate2", summary_backend="ctranslate2",
+                                models_dir=str(tmp_path / "store"))  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        info = client.get("/info").json()
+    assert info["dtype"] == {"translation": "ctranslate2-int8", "summarization": "ctranslate2-float32"}
+    copies = {p.parent.name.rsplit("-", 1)[0]: p.name for p in (tmp_path / "store" / "local").glob("*/ct2-*")}
+    assert copies == {"indictrans2": "ct2-int8", "mt5": "ct2-float32"}

@@ -9,6 +9,7 @@ reports ``tie_word_embeddings`` for mT5 but never rescales), and the vocabulary 
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import torch
 from ctranslate2.converters import Converter
 from ctranslate2.converters.transformers import M2M100Loader, MT5Loader, _SUPPORTED_ACTIVATIONS
 from ctranslate2.specs import model_spec, transformer_spec
+
+log = logging.getLogger(__name__)
 
 
 class _IndicTransLoader(M2M100Loader):
@@ -108,11 +111,31 @@ def load(directory: Path, device: str = "cpu", compute_type: str = "default", th
 RECORD = "CONVERTED.json"
 
 
-def resolve_compute_type(setting: str, device_type: str) -> str:
-    """``auto`` → int8 on CPU, float16 on GPUs (measured on an H200: int8_float16's steps are 15 % slower)."""
-    if setting != "auto":
-        return setting
-    return "float16" if device_type == "cuda" else "int8"
+# Compute types with float16 activations. T5-family checkpoints (mT5) overflow in them: the feed-forward blocks reach
+# inf and turn into NaN a few layers later; transformers clamps there, CTranslate2 does not (../shared/notes/
+# ctranslate2.md, last section). Random test weights are too small to show it; the published checkpoints do.
+FLOAT16_ACTIVATIONS = ("float16", "int8_float16")
+
+
+def resolve_compute_type(setting: str, device, kind: str) -> str:
+    """The compute type of one model (``kind``: "translation" or "summarization") on ``device``. ``auto``: int8 on
+    CPUs; on GPUs IndicTrans2 in float16 (measured on an H200: int8_float16's steps are 15 % slower) and mT5 in
+    bfloat16 (the same step time as torch bfloat16 there), or float32 on a GPU without bfloat16. mT5 set to a float16
+    type on a GPU runs as asked, with a warning: its published weights overflow there."""
+    device = torch.device(device)
+    if setting == "auto":
+        if device.type != "cuda":
+            return "int8"
+        if kind == "translation":
+            return "float16"
+        bfloat16 = "bfloat16" in ctranslate2.get_supported_compute_types("cuda", device.index or 0)
+        return "bfloat16" if bfloat16 else "float32"
+    if kind == "summarization" and device.type == "cuda" and setting in FLOAT16_ACTIVATIONS:
+        log.warning("SUMMARIZER_CT2_COMPUTE_TYPE=%s puts mT5 on CTranslate2 in float16 activations: the "
+                    "published mT5 weights overflow in float16 (inf, then NaN: empty or garbled summaries). Use auto "
+                    "(float16 for IndicTrans2, bfloat16 for mT5), bfloat16 or float32, unless this checkpoint was "
+                    "proven in float16 with beam search.", setting)  # fmt: skip
+    return setting
 
 
 def copy_dir(models_dir: Path, source, quantization: str) -> Path:
@@ -144,14 +167,15 @@ def ensure_copy(kind: str, source, models_dir: Path, quantization: str) -> tuple
         return target, False
     from transformers import AutoModelForSeq2SeqLM
 
+    from ..summarization.summarizer import load_mt5
     from ..translation import IndicTransConfig  # noqa: F401 - registers "IndicTrans" with the Auto classes
     from ..translation.tokenizer import IndicTransTokenizer
 
-    model = AutoModelForSeq2SeqLM.from_pretrained(source.path, dtype=torch.float32).eval()
     if kind == "translation":
+        model = AutoModelForSeq2SeqLM.from_pretrained(source.path, dtype=torch.float32).eval()
         spec = indictrans_spec(model, IndicTransTokenizer(source.path))
     else:
-        spec = mt5_spec(model, source.path / "spiece.model")
+        spec = mt5_spec(load_mt5(source.path, torch.float32).eval(), source.path / "spiece.model")
     staging = target.with_name(target.name + ".partial")  # a crash mid-write never leaves a copy that looks whole
     save(spec, staging, quantization)
     (staging / RECORD).write_text(json.dumps(record, indent=1) + "\n")

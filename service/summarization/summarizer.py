@@ -5,7 +5,9 @@ Longer articles follow a policy: ``lead`` keeps the first 512 tokens (default), 
 sentence-aligned chunks and then summarizes the joined chunk summaries.
 """
 
+import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,15 @@ from ..workers import Deadline
 
 # Decoding settings of the model card (and of the checkpoint's own config).
 CARD_GENERATION = {"num_beams": 4, "max_length": 84, "no_repeat_ngram_size": 2, "length_penalty": 0.6}
+
+
+def card_settings(num_beams: int, overrides: dict) -> dict:
+    """The card's settings for one call. A greedy call (1 beam) gets the neutral length penalty: the penalty only ranks
+    beams, and the checkpoint's own 0.6 would otherwise make transformers warn that it is not valid without them."""
+    settings = CARD_GENERATION | {"num_beams": num_beams} | overrides
+    if settings["num_beams"] == 1:
+        settings["length_penalty"] = 1.0
+    return settings
 
 
 def normalize_whitespace(text: str) -> str:
@@ -108,7 +119,7 @@ class Summarizer:
     def generate_ids(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> torch.Tensor:
         """One right-padded batch through ``generate`` with the model card's settings; the output ids."""
         batch = {k: v.to(self.device) for k, v in self.tokenizer.pad_batch(rows).items()}
-        settings = CARD_GENERATION | {"num_beams": num_beams or self.num_beams} | overrides
+        settings = card_settings(num_beams or self.num_beams, overrides)
         return generate(self.model, batch, {"do_sample": False} | settings, self.decoder).cpu()
 
     def generate(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> list[str]:
@@ -124,13 +135,41 @@ class Summarizer:
         return summaries
 
 
+# transformers 5 configures every mT5 as tied (MT5Config forces tie_word_embeddings), finds the published checkpoints'
+# own lm_head (mT5 never tied it), keeps it untied, and warns on every load that the config should say so. For mT5
+# that is the expected layout: only this message is dropped, while mT5 loads; any other stays.
+_UNTIED_LM_HEAD = "specifies to tie shared.weight to lm_head.weight, but both are present in the checkpoints"
+
+
+class _DropUntiedLmHead(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _UNTIED_LM_HEAD not in record.getMessage()
+
+
+@contextmanager
+def untied_lm_head_expected():
+    logger = logging.getLogger("transformers.modeling_utils")
+    drop = _DropUntiedLmHead()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def load_mt5(path, dtype):
+    """mT5's weights as published (its own lm_head), on the CPU."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    with untied_lm_head_expected():
+        return AutoModelForSeq2SeqLM.from_pretrained(path, dtype=dtype)
+
+
 def load_summarizer(
     path, device, dtype, num_beams: int = 4, max_input_tokens: int = 512, decoder: str = "fast"
 ) -> Summarizer:
     """mT5 from a local directory (config.json, weights, spiece.model)."""
-    from transformers import AutoModelForSeq2SeqLM
-
-    model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=dtype)
+    model = load_mt5(path, dtype)
     model.to(device).eval()
     return Summarizer(model, SummaryTokenizer(path), num_beams, max_input_tokens, decoder)
 
@@ -157,7 +196,7 @@ class Ct2Summarizer(Summarizer):
         return self._device
 
     def generate_ids(self, rows: list[list[int]], num_beams: int | None = None, **overrides) -> torch.Tensor:
-        settings = CARD_GENERATION | {"num_beams": num_beams or self.num_beams} | overrides
+        settings = card_settings(num_beams or self.num_beams, overrides)
         results = self.ct2.translate_batch(
             [[self._tokens[i] for i in row] for row in rows],
             beam_size=settings["num_beams"],
