@@ -47,6 +47,7 @@ RunBatch = Callable[[list[Any], Hashable], Sequence[Any]]
 LANES = ("interactive", "bulk")
 INTERACTIVE_STREAK = 4  # interactive batches in a row while bulk waits, then one bulk batch
 RATE_WEIGHT = 0.3  # weight of the newest batch in the drain rate's moving average
+SWEEP_S = 0.05  # how often the queue is searched for work whose deadline is out of reach
 
 
 @dataclass(eq=False)
@@ -151,8 +152,10 @@ class BatchScheduler:
         self._seq = itertools.count()
         self._streak = 0  # interactive batches in a row while bulk work waited
         self._backlogged = False  # whether the batch being run was taken from a backlog (it measures the rate)
-        # Batches are formed from the most urgent items only (a window), so forming one costs O(window), not O(queue).
-        self._window_size = max(8 * max_batch_size, 256)
+        self._swept_at = -math.inf  # when _drop_hopeless last looked at the queue
+        # Batches are formed from the most urgent items only (a window, with room to pass over rows too long for
+        # the token budget), so forming one costs O(window), not O(queue).
+        self._window_size = 2 * max_batch_size
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._work, name=f"engine-{name}", daemon=True)
@@ -343,15 +346,16 @@ class BatchScheduler:
         state = self._lanes[lane]
         return state.callers[state.turns[0]][0]
 
-    def _window(self, lane: str, key: Hashable) -> list[_Item]:
-        """Up to the window size of same-key items, each caller's in deadline order, the callers interleaved from
-        the one whose turn it is."""
+    def _window(self, lane: str, key: Hashable, size: int | None = None) -> list[_Item]:
+        """Up to ``size`` (the window size) same-key items, each caller's in deadline order, the callers interleaved
+        from the one whose turn it is."""
         state = self._lanes[lane]
+        size = size or self._window_size
         streams = [
             (item for g in state.callers[caller] if g.key == key for item in g.items) for caller in state.turns
         ]
         window = []
-        while streams and len(window) < self._window_size:
+        while streams and len(window) < size:
             for stream in list(streams):
                 item = next(stream, None)
                 if item is None:
@@ -361,7 +365,7 @@ class BatchScheduler:
         return window
 
     def _can_fill(self, lane: str, key: Hashable) -> bool:
-        same = [item.cost for item in self._window(lane, key)]
+        same = [item.cost for item in self._window(lane, key, self.max_batch_size)]
         return len(same) >= self.max_batch_size or len(same) * max(same, default=0) >= self.max_batch_tokens
 
     def _take_batch(self, lane: str) -> list[_Item]:
@@ -374,23 +378,28 @@ class BatchScheduler:
         ]
         callers = {item.group.caller for item in window}
         share = max(1, self.max_batch_size // len(callers))
-        batch, longest, taken, chosen = [], 0, dict.fromkeys(callers, 0), set()
+        batch, longest, taken, leaving = [], 0, dict.fromkeys(callers, 0), set()
         for capped in (len(callers) > 1, False):
             for item in window:
-                if item.future.done() or id(item) in chosen:
+                if len(batch) == self.max_batch_size:
+                    break
+                if id(item) in leaving:
+                    continue
+                if item.future.cancelled():  # cancelled by its caller: it leaves with the batch's items
+                    leaving.add(id(item))
                     continue
                 widest = max(longest, item.cost)
-                if batch and (len(batch) + 1 > self.max_batch_size or (len(batch) + 1) * widest > self.max_batch_tokens):
+                if batch and (len(batch) + 1) * widest > self.max_batch_tokens:
                     continue
                 if capped and taken[item.group.caller] >= share:
                     continue
                 batch.append(item)
-                chosen.add(id(item))
+                leaving.add(id(item))
                 taken[item.group.caller] += 1
                 longest = widest
-        for group in {id(item.group): item.group for item in window}.values():  # taken or cancelled items leave
+        for group in {id(item.group): item.group for item in window if id(item) in leaving}.values():
             state.items -= len(group.items)
-            group.items = [item for item in group.items if id(item) not in chosen and not item.future.cancelled()]
+            group.items = [item for item in group.items if id(item) not in leaving]
             state.items += len(group.items)
             if not group.items:
                 state.remove(group)
@@ -404,8 +413,12 @@ class BatchScheduler:
 
     def _drop_hopeless(self) -> None:
         """Fail the groups whose deadline has passed, or that could not finish before it even alone at the drain
-        rate (with the lock held): their callers get a 504 now instead of at the deadline."""
+        rate (with the lock held): their callers get a 504 now instead of at the deadline. Deadlines are seconds
+        apart: the queue is swept at most every ``SWEEP_S``."""
         now = time.monotonic()
+        if now - self._swept_at < SWEEP_S:
+            return
+        self._swept_at = now
         for state in self._lanes.values():
             for group in list(state.groups()):
                 if group.deadline_at == math.inf:
