@@ -26,7 +26,6 @@ from .sqlite_db import connect, transaction
 
 log = logging.getLogger(__name__)
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
-FINISHED = ("done", "failed", "cancelled")
 RETRY_AFTER_S = 10  # what a caller is told when the store fails
 
 SCHEMA = """
@@ -110,7 +109,7 @@ def _guarded(method):
     def guarded(self, *args, **kwargs):
         try:
             value = method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:  # OSError: the folder cannot be made
             self._failed(method.__name__, f"{type(exc).__name__}: {exc}")
             message = f"the job store cannot be used right now ({exc}); retry later"
             raise JobsUnavailable(message, RETRY_AFTER_S) from exc
@@ -210,7 +209,7 @@ class JobStore:
                     "VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
                     (job_id, owner, priority, body, callback_url, now, now, size),
                 )
-        return self.get(job_id)
+        return Job(job_id, owner, "queued", priority, request, callback_url, None, None, now, now, "none", 0)
 
     @staticmethod
     def _check_room(db: sqlite3.Connection, owner: str, size: int, bounds: Bounds) -> None:

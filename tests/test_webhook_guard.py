@@ -276,6 +276,7 @@ def test_hanging_receivers_delay_no_other_webhook_and_each_host_has_its_bound(ru
         job_id = runner_client.post("/jobs", json={"text": BRIEF, "callback_url": prompt.url}).json()["job_id"]
         prompt.wait_for(1, timeout_s=60)  # while two hang: delivered beside them, not after them
         assert wait_webhook(runner_client, job_id)["webhook"] == "delivered"
+        assert {runner_client.get(f"/jobs/{i}").json()["webhook"] for i in stuck} == {"pending"}  # none timed out
         in_flight = runner_client.app.state.jobs.deliveries_in_flight()
         assert in_flight.get("127.0.0.2") == 2 and hanging.held == 2, (in_flight, hanging.held)  # the third waits
         release.set()

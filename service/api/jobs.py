@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ..errors import CallbackRefused, JobNotFound, JobsUnavailable, Overloaded, ServiceError
 from ..jobs import Bounds, Job, JobStore
-from ..webhooks import deliver, parse_callback, resolve_callback
+from ..webhooks import check_callback, deliver, parse_callback, resolve_callback
 from ..workers import Deadline
 from . import schemas
 from .errors import STATUS
@@ -153,12 +153,12 @@ class JobRunner:
         """``CallbackRefused`` unless webhooks may go to ``url`` (resolving its host takes at most
         WEBHOOK_TIMEOUT_S)."""
         s = self.settings
-        callback = parse_callback(url, s.webhook_max_url_chars)
+        check = asyncio.to_thread(check_callback, url, s.webhook_allowed_hosts, s.webhook_allow_link_local,
+                                  s.webhook_max_url_chars)  # fmt: skip
         try:
-            await asyncio.wait_for(asyncio.to_thread(resolve_callback, callback, s.webhook_allowed_hosts,
-                                                     s.webhook_allow_link_local), s.webhook_timeout_s)  # fmt: skip
+            await asyncio.wait_for(check, s.webhook_timeout_s)
         except TimeoutError:
-            raise CallbackRefused(f"callback host {callback.host!r} did not resolve within {s.webhook_timeout_s:g} s")
+            raise CallbackRefused(f"callback host did not resolve within {s.webhook_timeout_s:g} s") from None
 
     def start(self, runtime) -> None:
         """Once the models are ready: the workers (after the jobs the last stop cut off are queued again) and the
@@ -311,10 +311,10 @@ class JobRunner:
         task.add_done_callback(done)
 
     async def _deliver(self, client: httpx.AsyncClient, job: Job, secret: str) -> None:
-        body = json.dumps({"job_id": job.id, "status": job.status, "result": job.result, "error": job.error},
-                          ensure_ascii=False).encode()  # fmt: skip
         timeout_s = self.settings.webhook_timeout_s
         try:
+            body = json.dumps({"job_id": job.id, "status": job.status, "result": job.result, "error": job.error},
+                              ensure_ascii=False).encode()  # fmt: skip
             problem, final = await asyncio.wait_for(self._attempt(client, job, body, secret), timeout_s)
         except TimeoutError:
             problem, final = f"no answer within {timeout_s:g} s (SUMMARIZER_WEBHOOK_TIMEOUT_S)", False
@@ -323,9 +323,7 @@ class JobRunner:
             problem, final = f"{type(exc).__name__}: {exc}", True
         try:
             await self._record(job, problem, final)
-        except JobsUnavailable:
-            pass  # still pending in the store: tried again at a later round
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - it stays pending in the store and is tried again at a later round
             log.exception("recording the webhook of job %s failed", job.id)
 
     async def _attempt(self, client: httpx.AsyncClient, job: Job, body: bytes, secret: str) -> tuple[str | None, bool]:
@@ -343,8 +341,9 @@ class JobRunner:
         return await deliver(client, target, body, secret, job.id), False
 
     async def _record(self, job: Job, problem: str | None, final: bool) -> None:
+        """The outcome, written once the store takes it (meanwhile the delivery keeps its place: not sent again)."""
         if problem is None:
-            await asyncio.to_thread(self.store.webhook_delivered, job.id)
+            await self._until_stored(self.store.webhook_delivered, job.id)
             return
         attempts = job.webhook_attempts + 1
         give_up = final or attempts >= self.settings.webhook_max_attempts
@@ -352,7 +351,7 @@ class JobRunner:
         log.warning("webhook of job %s: attempt %d failed (%s)%s", job.id, attempts, problem,
                     "; giving up" if give_up else "")  # fmt: skip
         self.metrics.webhook_failures.inc()
-        await asyncio.to_thread(self.store.webhook_failed, job.id, problem, retry_at)
+        await self._until_stored(self.store.webhook_failed, job.id, problem, retry_at)
 
 
 def _host_of(url: str | None) -> str:
