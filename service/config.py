@@ -144,12 +144,24 @@ class Settings(BaseSettings):
     job_timeout_s: float = Field(3600.0, gt=0, description="time one job may run before it fails")
     job_ttl_s: int = Field(7 * 86400, ge=60, description="how long a finished job and its result are kept")
     max_queued_jobs: int = Field(10_000, ge=1, description="jobs waiting; 429 above")
+    jobs_max_mb: float = Field(
+        1024, gt=0, description="bytes the job store may hold, finished jobs' results included (a waiting job counts "
+        "twice its body: room for its result); 503 above"
+    )
+    jobs_max_mb_per_key: float = Field(256, gt=0, description="the same per API key; 429 job_storage_full above")
+    jobs_lock_timeout_s: float = Field(
+        2.0, gt=0, description="how long a job-store operation waits for a lock (503 jobs_unavailable after it)"
+    )
     webhook_secret: SecretStr | None = Field(None, description="HMAC key of webhook signatures; no secret, no webhooks")
     webhook_allowed_hosts: list[str] = Field(
         default_factory=list, description="JSON list of hosts webhooks may go to (\"*.example.com\" allowed)"
     )
     webhook_allow_link_local: bool = Field(False, description="allow link-local/metadata callback addresses")
     webhook_max_attempts: int = Field(8, ge=1, description="delivery attempts (back-off 2, 4, 8 … up to 300 s)")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="one delivery attempt, resolving the host included")
+    webhook_max_in_flight: int = Field(8, ge=1, description="webhooks being delivered at once")
+    webhook_max_in_flight_per_host: int = Field(2, ge=1, description="webhooks being delivered at once to one host")
+    webhook_max_url_chars: int = Field(2000, ge=16, description="length of a callback_url (422 above)")
 
     # --- access -----------------------------------------------------------------------------------------------------
     api_keys: list[SecretStr | KeySpec] = Field(

@@ -83,5 +83,21 @@ class JobNotFound(ServiceError):
     code = "job_not_found"
 
 
+class JobStorageFull(Overloaded):
+    """The key's jobs hold its share of the job store (bodies waiting, results kept for their TTL)."""
+
+    code = "job_storage_full"
+
+
+class JobsUnavailable(ServiceError):
+    """The job store cannot take work now (a full disk or store, a lock held too long, a corrupt file)."""
+
+    code = "jobs_unavailable"
+
+    def __init__(self, message: str, retry_after_s: int = 10):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class ModelFilesMissing(ServiceError):
     code = "model_files_missing"

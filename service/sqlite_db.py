@@ -19,11 +19,12 @@ def connect(path: Path, synchronous: str, timeout_s: float) -> sqlite3.Connectio
 @contextmanager
 def transaction(db: sqlite3.Connection):
     """A write transaction, taken at once (so two writers never both read, then fail to upgrade), rolled back on
-    any exception."""
+    any exception, a failed COMMIT (a full disk) included: the connection is never left inside a transaction."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL, an I/O error)
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")

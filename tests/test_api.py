@@ -172,7 +172,7 @@ def test_not_ready_until_models_load(settings_factory, runtime):
         assert c.get("/readyz").status_code == 503
         release.set()
         wait_ready(c)
-        assert c.get("/readyz").json() == {"status": "ready"}
+        assert c.get("/readyz").json() == {"status": "ready", "jobs": {"available": True, "problem": None}}
 
 
 def test_device_auto_is_cpu_here():

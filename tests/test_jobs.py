@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api import create_app
+from service.jobs import Bounds
 from service.webhooks import check_callback, host_allowed, signature
 from service.errors import CallbackRefused
 
@@ -22,10 +23,13 @@ BRIEF = "भाजपा ने आज दिल्ली में बैठक
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that verifies signatures; ``fail_first`` answers 500 to the first N."""
+    """A webhook receiver on a loopback address that verifies signatures; ``fail_first`` answers 500 to the first
+    N; ``answer`` is the status of the others (and ``location`` their Location header); with ``hold`` each request
+    is counted in ``held`` and answered only once ``hold`` is set."""
 
-    def __init__(self, fail_first: int = 0):
-        self.deliveries, self.refused = [], 0
+    def __init__(self, fail_first: int = 0, host: str = "127.0.0.1", port: int = 0, answer: int = 204,
+                 location: str | None = None, hold: threading.Event | None = None):  # fmt: skip
+        self.deliveries, self.refused, self.held, self.hosts = [], 0, 0, []
         self.fail_left = fail_first
         self.arrived = threading.Condition()
         receiver = self
@@ -35,35 +39,50 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 stamp = self.headers["X-Signature-Timestamp"]
                 valid = self.headers["X-Signature"] == signature(SECRET, stamp, body) and abs(time.time() - int(stamp)) < 300
+                if hold is not None:
+                    with receiver.arrived:
+                        receiver.held += 1
+                        receiver.arrived.notify_all()
+                    hold.wait(300)
                 with receiver.arrived:
+                    receiver.hosts.append(self.headers["Host"])
                     if receiver.fail_left > 0:
                         receiver.fail_left -= 1
                         receiver.refused += 1
                         self.send_response(500)
                     else:
                         receiver.deliveries.append((json.loads(body), valid, self.headers["X-Job-Id"]))
-                        self.send_response(204)
+                        self.send_response(answer)
+                        if location:
+                            self.send_header("Location", location)
                     receiver.arrived.notify_all()
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://{host}:{self.port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def wait_for(self, count: int, timeout_s: float = 120) -> list:
+    def wait_until(self, condition, what: str, timeout_s: float = 120) -> None:
         deadline = time.monotonic() + timeout_s
         with self.arrived:
-            while len(self.deliveries) < count:
+            while not condition():
                 left = deadline - time.monotonic()
-                assert left > 0, f"{len(self.deliveries)} of {count} webhooks arrived"
+                assert left > 0, f"{what}: not within {timeout_s} s"
                 self.arrived.wait(left)
+
+    def wait_for(self, count: int, timeout_s: float = 120) -> list:
+        self.wait_until(lambda: len(self.deliveries) >= count, f"{count} webhooks", timeout_s)
         return self.deliveries
 
     def close(self):
         self.server.shutdown()
+        self.server.server_close()
 
 
 def wait_job(client, status_url: str, headers=None, timeout_s: float = 120) -> dict:
@@ -88,6 +107,7 @@ def jobs_client(settings_factory, tmp_path_factory):
 
 
 K1, K2 = {"X-API-Key": "k-1"}, {"X-API-Key": "k-2"}
+BOUNDS = Bounds(max_queued=10, max_bytes=10**9, max_bytes_per_key=10**9, ttl_s=3600)
 
 
 def test_a_job_gives_what_summarize_gives_and_only_to_its_key(jobs_client):
@@ -201,8 +221,8 @@ def test_finished_jobs_are_kept_for_their_ttl_and_a_pending_webhook_keeps_its_jo
     from service.jobs import JobStore
 
     store = JobStore(tmp_path / "jobs.sqlite3")
-    plain = store.add("open", {"text": BRIEF}, "bulk", None, 10)
-    hooked = store.add("open", {"text": BRIEF}, "interactive", "http://127.0.0.1/hook", 10)
+    plain = store.add("open", {"text": BRIEF}, "bulk", None, BOUNDS)
+    hooked = store.add("open", {"text": BRIEF}, "interactive", "http://127.0.0.1/hook", BOUNDS)
     assert store.claim().id == hooked.id and store.claim().id == plain.id  # interactive first
     store.finish(plain.id, {"ok": True})
     store.finish(hooked.id, error={"code": "x", "message": "y"})

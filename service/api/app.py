@@ -67,12 +67,10 @@ def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_
                     state.on_load_failure()
 
         state.loop = asyncio.get_running_loop()
-        # Jobs are accepted from the first moment (durably), and run once the models are ready.
-        store = await asyncio.to_thread(JobStore, settings.jobs_db or Path(settings.models_dir) / "jobs" / "jobs.sqlite3")
-        # The one replica that runs a file's jobs re-queues what its last stop cut off; an intake replica
-        # (JOB_CONCURRENCY=0) sharing the file must not touch jobs the runner has in hand.
-        if settings.job_concurrency > 0 and (requeued := await asyncio.to_thread(store.requeue_running)):
-            log.info("%d jobs cut off by the last stop are queued again", requeued)
+        # Jobs are accepted from the first moment (durably), and run once the models are ready. A store that cannot
+        # be opened (a corrupt file, a full disk) never stops the start: /jobs answers 503 and /readyz says why.
+        jobs_db = settings.jobs_db or Path(settings.models_dir) / "jobs" / "jobs.sqlite3"
+        store = await asyncio.to_thread(JobStore, jobs_db, settings.jobs_lock_timeout_s)
         state.jobs = JobRunner(store, settings, metrics)
         metrics.watch_jobs(store)
         state.loader = asyncio.create_task(load())

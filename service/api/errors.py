@@ -16,6 +16,8 @@ STATUS = {
     errors.InvalidRequest: 422,
     errors.CallbackRefused: 422,
     errors.JobNotFound: 404,
+    errors.JobStorageFull: 429,
+    errors.JobsUnavailable: 503,
     errors.UnsupportedLanguage: 422,
     errors.ArticleTooLong: 413,
     errors.TooLargeForQueue: 413,
@@ -58,7 +60,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.ServiceError)
     async def service_error(request: Request, exc: errors.ServiceError):
         status = STATUS.get(type(exc), 500)
-        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.Overloaded) else None
+        retry_after_s = getattr(exc, "retry_after_s", None)
+        headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
         if status >= 500:
             log.warning("request %s failed: %s", getattr(request.state, "request_id", "-"), exc.code)
         return error_response(request, status, exc.code, exc.message, headers)

@@ -255,7 +255,8 @@ async def healthz():
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="200 once both models are loaded and warm, 503 before and while shutting down")
+@router.get("/readyz", summary="200 once both models are loaded and warm (and whether /jobs works), 503 before and "
+            "while shutting down")
 async def readyz(request: Request):
     state = request.app.state
     if state.shutting_down:
@@ -265,7 +266,7 @@ async def readyz(request: Request):
         return JSONResponse({"error": {"code": "load_failed", "message": message}}, 503)
     if not state.ready:
         return JSONResponse({"error": {"code": "not_ready", "message": "models are loading"}}, 503)
-    return {"status": "ready"}
+    return {"status": "ready", "jobs": state.jobs.availability()}  # /jobs may be unavailable while the rest serves
 
 
 # Load balancers probe with HEAD too.
