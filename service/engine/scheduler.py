@@ -153,6 +153,7 @@ class BatchScheduler:
         self._streak = 0  # interactive batches in a row while bulk work waited
         self._backlogged = False  # whether the batch being run was taken from a backlog (it measures the rate)
         self._swept_at = -math.inf  # when _drop_hopeless last looked at the queue
+        self._new_work = False  # work arrived since then (it is looked at before it can run)
         # Batches are formed from the most urgent items only (a window, with room to pass over rows too long for
         # the token budget), so forming one costs O(window), not O(queue).
         self._window_size = 2 * max_batch_size
@@ -253,6 +254,7 @@ class BatchScheduler:
                     f"{self.name} queue is full ({self.queue_depth} items waiting); retry in {retry} s", retry
                 )
             self._lanes[lane].add(group)
+            self._new_work = True
             self._cond.notify()
         return group
 
@@ -323,7 +325,7 @@ class BatchScheduler:
             due = head.enqueued_at + self.max_wait_s - time.monotonic()
             if due <= 0 or self._can_fill(lane, head.key):
                 break
-            self._cond.wait(due)
+            self._cond.wait(min(due, SWEEP_S))  # wakes for the next sweep too
             self._drop_hopeless()
             lane, bulk_waits = self._next_lane()  # an interactive item may have arrived meanwhile
             if lane is None:
@@ -414,11 +416,11 @@ class BatchScheduler:
     def _drop_hopeless(self) -> None:
         """Fail the groups whose deadline has passed, or that could not finish before it even alone at the drain
         rate (with the lock held): their callers get a 504 now instead of at the deadline. Deadlines are seconds
-        apart: the queue is swept at most every ``SWEEP_S``."""
+        apart: the queue is swept when work arrives and otherwise at most every ``SWEEP_S``."""
         now = time.monotonic()
-        if now - self._swept_at < SWEEP_S:
+        if now - self._swept_at < SWEEP_S and not self._new_work:
             return
-        self._swept_at = now
+        self._swept_at, self._new_work = now, False
         for state in self._lanes.values():
             for group in list(state.groups()):
                 if group.deadline_at == math.inf:
