@@ -1,12 +1,12 @@
 """A Ray cluster of several nodes on this machine, for tests, benchmarks and a first try (docs/SCALING.md):
 
-    python -m service.deploy.local_cluster up --nodes 2               # prints the address; Ctrl-C stops it
+    python -m service.deploy.local_cluster up --nodes 2               # prints the address; Ctrl-C (or SIGTERM) stops it
     python -m service.deploy.local_cluster up --nodes 2 --serve 8000  # and deploys deploy/ray/serve.yaml on it
 
 Each node is one ``ray start --block`` in its own process group, with its own temporary directory and ports (two
 nodes on one machine must not share the dashboard agent's or the metrics' fixed default ports). Stopping kills
 those process groups and any process still naming our temporary directory — never ``ray stop``, which stops every
-Ray process on the machine, someone else's cluster included.
+Ray process on the machine, someone else's cluster included — also when the start fails or is interrupted.
 """
 
 import argparse
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 HOST = "127.0.0.1"
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 SERVE_YAML = Path(__file__).resolve().parents[2] / "deploy" / "ray" / "serve.yaml"
 
 
@@ -61,12 +62,19 @@ class LocalCluster:
         return command + [f"--address={self.address}"]
 
     def start(self, timeout_s: float = 120) -> "LocalCluster":
-        for index in range(self.nodes):
-            log = (self.root / f"node{index}.log").open("w")
-            self.processes.append(subprocess.Popen(
-                self._node_command(index), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            ))  # fmt: skip
-            self._wait_for_nodes(index + 1, timeout_s)
+        """All nodes up; on any failure or interrupt on the way (Ctrl-C, a node that exits, a timeout), the nodes
+        already started are stopped before the exception goes on: nothing is left running."""
+        try:
+            for index in range(self.nodes):
+                log = (self.root / f"node{index}.log").open("w")
+                self.processes.append(subprocess.Popen(
+                    self._node_command(index), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                ))  # fmt: skip
+                self._wait_for_nodes(index + 1, timeout_s)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _wait_for_nodes(self, count: int, timeout_s: float) -> None:
@@ -112,6 +120,15 @@ class LocalCluster:
         return found - {os.getpid()}
 
     def stop(self, grace_s: float = 10) -> None:
+        """Every process of this cluster ended, its directory removed. A second Ctrl-C or SIGTERM waits until then (it
+        is delivered afterwards): interrupting the stop would leave nodes running."""
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            self._stop(grace_s)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+    def _stop(self, grace_s: float) -> None:
         known = self.pids()  # before the tree comes apart
         for process in reversed(self.processes):  # workers first, then the head
             if process.poll() is None:
@@ -194,16 +211,24 @@ def main(argv=None) -> int:
     parser.add_argument("--cpus-per-node", type=float, default=2)
     parser.add_argument("--serve", type=int, metavar="PORT", help="deploy serve.yaml, one replica per node, on PORT")
     args = parser.parse_args(argv)
-    with LocalCluster(args.nodes, args.cpus_per_node) as cluster:
-        print(f"ray cluster of {args.nodes} nodes up: address {cluster.address}, dashboard {cluster.dashboard_url}",
-              flush=True)  # fmt: skip
-        if args.serve:
-            settings = {k: v for k, v in os.environ.items() if k.startswith("SUMMARIZER_")}
-            cluster.deploy(local_serve_config(args.serve, settings, args.nodes, args.cpus_per_node))
-            print(f"serving on http://{HOST}:{args.serve} ({args.nodes} replicas); Ctrl-C stops it", flush=True)
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    return 0
+    # SIGTERM stops the cluster as Ctrl-C does, at any moment (starting, deploying, up): both raise
+    # KeyboardInterrupt, which start() and the with block turn into stop().
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    up = False
+    try:
+        with LocalCluster(args.nodes, args.cpus_per_node) as cluster:
+            up = True
+            print(f"ray cluster of {args.nodes} nodes up: address {cluster.address}, dashboard {cluster.dashboard_url}",
+                  flush=True)  # fmt: skip
+            if args.serve:
+                settings = {k: v for k, v in os.environ.items() if k.startswith("SUMMARIZER_")}
+                cluster.deploy(local_serve_config(args.serve, settings, args.nodes, args.cpus_per_node))
+                print(f"serving on http://{HOST}:{args.serve} ({args.nodes} replicas); Ctrl-C stops it", flush=True)
+            while True:
+                signal.pause()
+    except KeyboardInterrupt:
+        print("stopped" if up else "interrupted while starting; stopped what had started", file=sys.stderr, flush=True)
+    return 0 if up else 130
 
 
 if __name__ == "__main__":
