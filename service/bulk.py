@@ -1,11 +1,12 @@
 """Bulk summarization of a JSONL archive: ``python -m service summarize-file IN.jsonl -o OUT.jsonl``.
 
-IN holds one article a line, ``{"id": "…", "text": "…", …}`` (other fields are ignored). The run goes in two passes:
+IN holds one article a line, ``{"id": "…", "text": "…", …}`` (other fields are ignored). A run has two passes:
 
-1. Every line is read and checked, before any model loads: a line that is not UTF-8, not JSON, not an object, over
-   ``SUMMARIZER_MAX_REQUEST_BYTES``, or whose ``id`` or ``text`` is missing or not a string (the API's own rules,
-   ``ArticleIn``), and a second line with an id already used, goes to OUT's ``.errors.jsonl`` sibling with its line
-   number and reason. Blank lines, a byte-order mark and CRLF line ends are fine. Ids already in OUT are skipped.
+1. Every line is read and checked, before any model loads: a line over ``SUMMARIZER_MAX_REQUEST_BYTES``, not UTF-8,
+   not JSON, not an object, whose ``id`` is missing, empty, over 200 characters or not a string, or whose ``text`` is
+   missing or not a string (the API's own rules: ``ArticleIn``), and a second line with an id already used, goes to
+   OUT's ``.errors.jsonl`` sibling with its line number and reason. Blank lines, a byte-order mark and CRLF line
+   ends are fine. Ids already in OUT are skipped.
 2. The rest is summarized (through a running service with ``--url``, or in this process with the configured
    models, loaded only when something is left to do). Each result is appended to OUT as one line, in the API's
    shape (``ArticleOut``, what ``POST /summarize`` answers), as soon as it is done, so a killed run loses nothing: a
@@ -103,7 +104,8 @@ def parse_line(number: int, raw: bytes | None, max_line_bytes: int) -> ArchiveLi
         return Problem(None, number, 400, "malformed_json", f"not JSON: {reason}")
     if not isinstance(value, dict):
         kind = JSON_KINDS.get(type(value), "a number")
-        return Problem(None, number, 422, "invalid_request", f'a line must be a JSON object {{"id", "text"}}, not {kind}')
+        message = f'a line must be a JSON object {{"id", "text"}}, not {kind}'
+        return Problem(None, number, 422, "invalid_request", message)
     try:
         return ArchiveLine.model_validate(value)
     except ValidationError as exc:
@@ -126,8 +128,8 @@ def scan(lines: Iterable[tuple[int, ArchiveLine | Problem]], done: set[str], rep
     todo, first_line = [], {}
     for number, item in lines:
         if isinstance(item, ArchiveLine) and (first := first_line.setdefault(item.id, number)) != number:
-            item = Problem(item.id, number, 422, "duplicate_id",
-                           f"the id is already used on line {first}; ids must be unique, this line is not summarized")  # fmt: skip
+            message = f"the id is already used on line {first}; ids must be unique, this line is not summarized"
+            item = Problem(item.id, number, 422, "duplicate_id", message)
         if isinstance(item, Problem):
             report(item)
             counts.failed += 1
@@ -157,7 +159,7 @@ def completed_ids(out_path: Path) -> set[str]:
                 break
             try:
                 ids.add(str(json.loads(line)["id"]))
-            except (ValueError, KeyError, TypeError, RecursionError):  # a disk error, a hand edit: its article is redone
+            except (ValueError, KeyError, TypeError, RecursionError):  # a disk error, a hand edit: redone
                 if line.strip():
                     print(f"warning: {out_path}:{number} is not a result line; skipped", file=sys.stderr)
     return ids
@@ -289,10 +291,15 @@ async def run(in_path: Path, out_path: Path, url: str | None, concurrency: int, 
 
 def finish(work: Callable[[], Counts]) -> int:
     """Runs an archive, either way (``work()`` → its counts): the closing line and the exit status."""
+    from .errors import ModelFilesMissing
+
     try:
         counts = work()
     except OSError as exc:  # IN missing, OUT's folder missing, a full disk: one line, not a traceback
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModelFilesMissing as exc:  # what is missing and the command that fetches it, as serve says
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
     print(counts.line())
     return 0 if counts.failed == 0 else 1

@@ -14,7 +14,7 @@ from service.api.schemas import ArticleOut
 from service.client import AsyncClient, AuthenticationError, Client, InvalidRequest, RateLimited, SummaryResult
 
 from .conftest import ROOT, SEED_TEXT, SHARED
-from .test_bulk_archive import GOOD_IDS, MISTAKES, archive, errors_of, expected_errors, line
+from .test_bulk_archive import GOOD_IDS, MISTAKES, REFUSED, archive, errors_of, expected_errors
 
 BRIEF = "भाजपा ने आज दिल्ली में बैठक की।"
 
@@ -103,14 +103,6 @@ def test_bulk_cli_records_failures_apart(live_server, tmp_path):
     assert _ids(out) == ["ok"]
     [error] = [json.loads(line) for line in out.with_suffix(".errors.jsonl").read_text().splitlines()]
     assert error == {"id": "bad", "line": 2, "status": 422, "code": "not_hindi", "message": error["message"]}
-
-
-# Articles the service itself refuses, with the code it answers: the archive's lines are fine.
-REFUSED = [
-    (line(id="empty", text=""), "empty_text"),
-    (line(id="english", text="English only"), "not_hindi"),
-    (line(id="too-long", text="क" * 20_001), "article_too_long"),  # over the server's max_article_chars
-]
 
 
 def test_bulk_cli_reports_each_bad_line_and_does_the_good_ones(live_server, tmp_path):
