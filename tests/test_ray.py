@@ -68,14 +68,16 @@ def test_local_cluster_up_interrupted_while_starting_leaves_nothing_running(sign
         os.killpg(up.pid, signum)  # as a terminal's Ctrl-C: the command's process group (the nodes have their own)
         out, err = up.communicate(timeout=120)
         assert "nodes up" not in out, "interrupted too late: the cluster was up"
-        assert up.returncode == 130 and "Traceback" not in err and "stopped" in err, err[-3000:]
+        started |= {p.pid: p for p in psutil.process_iter() if root in _command_line(p)}
         left = [p for p in started.values() if _alive(p)]
-        left += [p for p in psutil.process_iter() if root in _command_line(p) and p.pid not in started and _alive(p)]
         assert not left, f"left running: {[_command_line(p)[:120] for p in left]}"
         assert not Path(root).exists()
+        assert up.returncode == 130 and "Traceback" not in err and "stopped" in err, err[-3000:]
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
+        if root:
+            started |= {p.pid: p for p in psutil.process_iter() if root in _command_line(p)}
         for process in started.values():  # on the old code: the nodes this test started
             try:
                 process.kill()

@@ -136,11 +136,15 @@ class LocalCluster:
         deadline = time.monotonic() + grace_s
         while any(p.poll() is None for p in self.processes) and time.monotonic() < deadline:
             time.sleep(0.1)
-        for pid in known | self.pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        left = known | self.pids()
+        for _ in range(5):  # again for a process started meanwhile (a raylet starting its agents as it was stopped)
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if not (left := self.pids() - left):
+                break
         for process in self.processes:
             process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
