@@ -19,8 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-import ray
 import pyarrow.fs  # comes with ray[data]
+import ray
 from ray.data.datasource import FileBasedDatasource
 
 from ..bulk import Counts, Outputs, finish, in_process_worker, outcome, plan, todo_articles
