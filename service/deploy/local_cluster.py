@@ -78,7 +78,8 @@ class LocalCluster:
         return self
 
     def _wait_for_nodes(self, count: int, timeout_s: float) -> None:
-        """Until the GCS counts ``count`` live nodes (asked from a fresh process); a node process that exits fails."""
+        """Until the GCS counts ``count`` live nodes (asked from a fresh process; one that takes too long on a busy
+        machine is asked again, until the deadline); a node process that exits fails."""
         deadline = time.monotonic() + timeout_s
         probe = ("import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
                  "print(sum(n['Alive'] for n in ray.nodes()))")  # fmt: skip
@@ -86,8 +87,11 @@ class LocalCluster:
             for index, process in enumerate(self.processes):
                 if process.poll() is not None:
                     raise RuntimeError(f"ray node {index} exited:\n{self.log(index)[-3000:]}")
-            seen = subprocess.run([sys.executable, "-c", probe, self.address], env=self.env, capture_output=True,
-                                  text=True, timeout=60)  # fmt: skip
+            try:
+                seen = subprocess.run([sys.executable, "-c", probe, self.address], env=self.env, capture_output=True,
+                                      text=True, timeout=max(1.0, min(60.0, deadline - time.monotonic())))  # fmt: skip
+            except subprocess.TimeoutExpired:
+                continue
             if seen.returncode == 0 and seen.stdout.strip().splitlines()[-1:] == [str(count)]:
                 return
             time.sleep(0.5)
