@@ -164,9 +164,9 @@ def archive_command(cluster, archive_path: Path, out: Path) -> list[str]:
             cluster.address, "--ray-actors", "2", "--ray-batch-size", "2"]  # fmt: skip
 
 
-def run_archive(cluster, archive_path: Path, out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_archive(cluster, archive_path: Path, out: Path, env: dict | None = None, timeout_s: float = 600):
     return subprocess.run(archive_command(cluster, archive_path, out), cwd=ROOT, env=env or cluster.env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+                          capture_output=True, text=True, timeout=timeout_s)  # fmt: skip
 
 
 def test_archive_on_ray_reports_each_bad_line_as_the_local_command_does(cluster, tmp_path):
@@ -209,11 +209,14 @@ def test_archive_on_ray_killed_midway_then_resumed_each_id_once(cluster, tmp_pat
     assert (errors["too-long"]["status"], errors["too-long"]["code"]) == (413, "article_too_long")
     assert (errors[PASSAGES[3]["id"]]["line"], errors[PASSAGES[3]["id"]]["code"]) == (22, "duplicate_id")
 
-    # Every id done: nothing starts (the actors would fail here, on models that are not there).
-    done_only = tmp_path / "done.jsonl"
-    done_only.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PASSAGES[:20]), encoding="utf-8")
+
+def test_archive_on_ray_with_every_id_done_starts_nothing(cluster, tmp_path):
+    """Resuming checks before anything loads: the actors would fail here, on models that are not there."""
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PASSAGES[:20]), encoding="utf-8")
+    out.write_text("".join(json.dumps({"id": p["id"]}) + "\n" for p in PASSAGES[:20]), encoding="utf-8")
     nowhere = {**cluster.env, "SUMMARIZER_TRANSLATION_MODEL": str(tmp_path / "none"),
                "SUMMARIZER_SUMMARIZATION_MODEL": str(tmp_path / "none")}  # fmt: skip
-    third = run_archive(cluster, done_only, out, env=nowhere)
-    assert third.returncode == 0, third.stderr[-3000:]
-    assert third.stdout.strip().splitlines()[-1] == "done 0, failed 0, skipped 20"
+    done = run_archive(cluster, source, out, env=nowhere, timeout_s=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "done 0, failed 0, skipped 20"
