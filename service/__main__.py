@@ -97,6 +97,19 @@ def convert_models(settings: Settings) -> int:
     return 0
 
 
+def at_least(minimum: float, kind=int):
+    """An argparse type: a number of ``kind`` not below ``minimum`` (``--concurrency 0`` would wait for ever)."""
+
+    def parse(value: str):
+        number = kind(value)
+        if not number >= minimum:  # NaN too
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return number
+
+    parse.__name__ = kind.__name__  # argparse names the type in its "invalid int value" message
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,16 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("references", type=Path, help='JSONL: {"text", "reference_en"?, "reference_summary_hi"?}')
     evaluate.add_argument("-o", "--output", type=Path, help="write the JSON report here too")
     bulk = commands.add_parser("summarize-file", help="summarize a JSONL archive, resumably")
-    bulk.add_argument("input", type=Path, help='JSONL, one {"id", "text"} per line')
-    bulk.add_argument("-o", "--output", type=Path, required=True, help="JSONL results, appended line by line")
+    bulk.add_argument("input", type=Path, help='JSONL, one {"id", "text"} per line (bad lines go to the errors file)')
+    bulk.add_argument("-o", "--output", type=Path, required=True,
+                      help="JSONL results, appended line by line, each what POST /summarize answers; failures with "
+                      "their line number in OUTPUT's .errors.jsonl sibling")  # fmt: skip
     bulk.add_argument("--url", help="a running service (default: in this process, with the configured models)")
     bulk.add_argument("--api-key", default=os.environ.get("SUMMARIZER_CLIENT_API_KEY"))
-    bulk.add_argument("--concurrency", type=int, default=8)
+    bulk.add_argument("--concurrency", type=at_least(1), default=8, help="articles in flight")
     bulk.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster (auto, HOST:PORT): pip install '.[ray]'")
-    bulk.add_argument("--ray-actors", type=int, help="model actors (default: one per GPU, or 1)")
-    bulk.add_argument("--ray-actor-cpus", type=float, default=1.0, help="CPUs each actor reserves")
-    bulk.add_argument("--ray-actor-gpus", type=float, help="GPUs each actor reserves (default: 1 if the cluster has any)")
-    bulk.add_argument("--ray-batch-size", type=int, default=16, help="articles an actor takes at once")
+    bulk.add_argument("--ray-actors", type=at_least(1), help="model actors (default: one per GPU, or 1)")
+    bulk.add_argument("--ray-actor-cpus", type=at_least(0, float), default=1.0, help="CPUs each actor reserves")
+    bulk.add_argument("--ray-actor-gpus", type=at_least(0, float),
+                      help="GPUs each actor reserves (default: 1 if the cluster has any)")  # fmt: skip
+    bulk.add_argument("--ray-batch-size", type=at_least(1), default=16, help="articles an actor takes at once")
     return parser
 
 
@@ -133,8 +149,14 @@ def main(argv=None) -> int:
         from .bulk import summarize_file
 
         if args.ray:
-            from .deploy.ray_archive import summarize_file_on_ray
-
+            try:
+                from .deploy.ray_archive import summarize_file_on_ray
+            except ImportError as exc:
+                if (exc.name or "").split(".")[0] not in ("ray", "pyarrow"):
+                    raise
+                print("error: --ray needs the optional ray extra: pip install -e '.[ray]' (docs/SCALING.md)",
+                      file=sys.stderr)  # fmt: skip
+                return 2
             return summarize_file_on_ray(args)
         return summarize_file(args.input, args.output, args.url, args.concurrency, args.api_key)
     if args.command == "evaluate":

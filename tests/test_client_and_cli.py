@@ -7,11 +7,14 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 
+from service.api.schemas import ArticleOut
 from service.client import AsyncClient, AuthenticationError, Client, InvalidRequest, RateLimited, SummaryResult
 
 from .conftest import ROOT, SEED_TEXT, SHARED
+from .test_bulk_archive import GOOD_IDS, MISTAKES, REFUSED, archive, errors_of, expected_errors
 
 BRIEF = "भाजपा ने आज दिल्ली में बैठक की।"
 
@@ -59,7 +62,7 @@ def test_429_is_retried_after_retry_after(keyed_server):
 
 
 def _ids(path):
-    return [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(row)["id"] for row in path.read_text(encoding="utf-8").splitlines() if row.strip()]
 
 
 def test_bulk_cli_survives_a_kill_and_resumes(live_server, tmp_path):
@@ -86,8 +89,8 @@ def test_bulk_cli_survives_a_kill_and_resumes(live_server, tmp_path):
     assert "article" in second.stderr  # the progress bar
     ids = _ids(out)
     assert sorted(ids) == sorted(a["id"] for a in corpus) and len(ids) == len(set(ids))
-    first_result = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
-    assert first_result["summary_hi"] and first_result["translation_en"]
+    first_result = ArticleOut.model_validate_json(out.read_text(encoding="utf-8").splitlines()[0])
+    assert first_result.summary.hi and first_result.translation.en
 
 
 def test_bulk_cli_records_failures_apart(live_server, tmp_path):
@@ -99,7 +102,37 @@ def test_bulk_cli_records_failures_apart(live_server, tmp_path):
     assert done.returncode == 1 and done.stdout.strip().endswith("done 1, failed 1, skipped 0")
     assert _ids(out) == ["ok"]
     [error] = [json.loads(line) for line in out.with_suffix(".errors.jsonl").read_text().splitlines()]
-    assert error == {"id": "bad", "status": 422, "code": "not_hindi", "message": error["message"]}
+    assert error == {"id": "bad", "line": 2, "status": 422, "code": "not_hindi", "message": error["message"]}
+
+
+def test_bulk_cli_reports_each_bad_line_and_does_the_good_ones(live_server, tmp_path):
+    """An archive with every kind of bad line (test_bulk_archive.MISTAKES): each goes to the errors file with its
+    number and reason, the good articles are done, the exit status says some failed."""
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_bytes(archive(MISTAKES + REFUSED))
+    done = subprocess.run([sys.executable, "-m", "service", "summarize-file", str(source), "-o", str(out), "--url",
+                           live_server], cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    failed = len(expected_errors(MISTAKES + REFUSED))
+    assert done.stdout.strip().splitlines()[-1] == f"done {len(GOOD_IDS)}, failed {failed}, skipped 0"
+    assert sorted(_ids(out)) == GOOD_IDS
+    assert errors_of(out) == expected_errors(MISTAKES + REFUSED)
+
+
+def test_bulk_cli_writes_what_summarize_answers(live_server, tmp_path):
+    """One shape for both: a result line is the API's ArticleOut, as POST /summarize answers for the same article."""
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(json.dumps({"id": "seed", "text": SEED_TEXT}, ensure_ascii=False) + "\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "service", "summarize-file", str(source), "-o", str(out), "--url",
+                           live_server], cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    [written] = out.read_text(encoding="utf-8").splitlines()
+    from_file = json.loads(written)
+    answer = httpx.post(live_server + "/summarize", json={"id": "seed", "text": SEED_TEXT}, timeout=120).json()
+    assert ArticleOut.model_validate(from_file).model_dump() == from_file  # nothing more, nothing less
+    for result in (from_file, answer):  # what differs between two runs of one article
+        del result["meta"]["timings_ms"], result["meta"]["cache"]
+    assert from_file == answer
 
 
 def test_bulk_cli_on_ray_without_the_extra_says_how_to_get_it(tmp_path):

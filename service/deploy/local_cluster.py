@@ -1,12 +1,12 @@
 """A Ray cluster of several nodes on this machine, for tests, benchmarks and a first try (docs/SCALING.md):
 
-    python -m service.deploy.local_cluster up --nodes 2               # prints the address; Ctrl-C stops it
+    python -m service.deploy.local_cluster up --nodes 2               # prints the address; Ctrl-C (or SIGTERM) stops it
     python -m service.deploy.local_cluster up --nodes 2 --serve 8000  # and deploys deploy/ray/serve.yaml on it
 
 Each node is one ``ray start --block`` in its own process group, with its own temporary directory and ports (two
 nodes on one machine must not share the dashboard agent's or the metrics' fixed default ports). Stopping kills
 those process groups and any process still naming our temporary directory — never ``ray stop``, which stops every
-Ray process on the machine, someone else's cluster included.
+Ray process on the machine, someone else's cluster included — also when the start fails or is interrupted.
 """
 
 import argparse
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 HOST = "127.0.0.1"
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 SERVE_YAML = Path(__file__).resolve().parents[2] / "deploy" / "ray" / "serve.yaml"
 
 
@@ -61,16 +62,24 @@ class LocalCluster:
         return command + [f"--address={self.address}"]
 
     def start(self, timeout_s: float = 120) -> "LocalCluster":
-        for index in range(self.nodes):
-            log = (self.root / f"node{index}.log").open("w")
-            self.processes.append(subprocess.Popen(
-                self._node_command(index), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            ))  # fmt: skip
-            self._wait_for_nodes(index + 1, timeout_s)
+        """All nodes up; on any failure or interrupt on the way (Ctrl-C, a node that exits, a timeout), the nodes
+        already started are stopped before the exception goes on: nothing is left running."""
+        try:
+            for index in range(self.nodes):
+                log = (self.root / f"node{index}.log").open("w")
+                self.processes.append(subprocess.Popen(
+                    self._node_command(index), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                ))  # fmt: skip
+                self._wait_for_nodes(index + 1, timeout_s)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _wait_for_nodes(self, count: int, timeout_s: float) -> None:
-        """Until the GCS counts ``count`` live nodes (asked from a fresh process); a node process that exits fails."""
+        """Until the GCS counts ``count`` live nodes (asked from a fresh process; one that takes too long on a busy
+        machine is asked again, until the deadline); a node process that exits fails."""
         deadline = time.monotonic() + timeout_s
         probe = ("import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
                  "print(sum(n['Alive'] for n in ray.nodes()))")  # fmt: skip
@@ -78,8 +87,11 @@ class LocalCluster:
             for index, process in enumerate(self.processes):
                 if process.poll() is not None:
                     raise RuntimeError(f"ray node {index} exited:\n{self.log(index)[-3000:]}")
-            seen = subprocess.run([sys.executable, "-c", probe, self.address], env=self.env, capture_output=True,
-                                  text=True, timeout=60)  # fmt: skip
+            try:
+                seen = subprocess.run([sys.executable, "-c", probe, self.address], env=self.env, capture_output=True,
+                                      text=True, timeout=max(1.0, min(60.0, deadline - time.monotonic())))  # fmt: skip
+            except subprocess.TimeoutExpired:
+                continue
             if seen.returncode == 0 and seen.stdout.strip().splitlines()[-1:] == [str(count)]:
                 return
             time.sleep(0.5)
@@ -112,6 +124,15 @@ class LocalCluster:
         return found - {os.getpid()}
 
     def stop(self, grace_s: float = 10) -> None:
+        """Every process of this cluster ended, its directory removed. A second Ctrl-C or SIGTERM waits until then (it
+        is delivered afterwards): interrupting the stop would leave nodes running."""
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            self._stop(grace_s)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+    def _stop(self, grace_s: float) -> None:
         known = self.pids()  # before the tree comes apart
         for process in reversed(self.processes):  # workers first, then the head
             if process.poll() is None:
@@ -119,11 +140,15 @@ class LocalCluster:
         deadline = time.monotonic() + grace_s
         while any(p.poll() is None for p in self.processes) and time.monotonic() < deadline:
             time.sleep(0.1)
-        for pid in known | self.pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        left = known | self.pids()
+        for _ in range(5):  # again for a process started meanwhile (a raylet starting its agents as it was stopped)
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if not (left := self.pids() - left):
+                break
         for process in self.processes:
             process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
@@ -194,16 +219,24 @@ def main(argv=None) -> int:
     parser.add_argument("--cpus-per-node", type=float, default=2)
     parser.add_argument("--serve", type=int, metavar="PORT", help="deploy serve.yaml, one replica per node, on PORT")
     args = parser.parse_args(argv)
-    with LocalCluster(args.nodes, args.cpus_per_node) as cluster:
-        print(f"ray cluster of {args.nodes} nodes up: address {cluster.address}, dashboard {cluster.dashboard_url}",
-              flush=True)  # fmt: skip
-        if args.serve:
-            settings = {k: v for k, v in os.environ.items() if k.startswith("SUMMARIZER_")}
-            cluster.deploy(local_serve_config(args.serve, settings, args.nodes, args.cpus_per_node))
-            print(f"serving on http://{HOST}:{args.serve} ({args.nodes} replicas); Ctrl-C stops it", flush=True)
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    return 0
+    # SIGTERM stops the cluster as Ctrl-C does, at any moment (starting, deploying, up): both raise
+    # KeyboardInterrupt, which start() and the with block turn into stop().
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    up = False
+    try:
+        with LocalCluster(args.nodes, args.cpus_per_node) as cluster:
+            up = True
+            print(f"ray cluster of {args.nodes} nodes up: address {cluster.address}, dashboard {cluster.dashboard_url}",
+                  flush=True)  # fmt: skip
+            if args.serve:
+                settings = {k: v for k, v in os.environ.items() if k.startswith("SUMMARIZER_")}
+                cluster.deploy(local_serve_config(args.serve, settings, args.nodes, args.cpus_per_node))
+                print(f"serving on http://{HOST}:{args.serve} ({args.nodes} replicas); Ctrl-C stops it", flush=True)
+            while True:
+                signal.pause()
+    except KeyboardInterrupt:
+        print("stopped" if up else "interrupted while starting; stopped what had started", file=sys.stderr, flush=True)
+    return 0 if up else 130
 
 
 if __name__ == "__main__":
