@@ -32,6 +32,7 @@ from .api.errors import _describe as describe_invalid
 from .api.schemas import MAX_ID_CHARS, ArticleIn, ArticleOut
 
 BOM = b"\xef\xbb\xbf"
+BULK_RETRIES = 120  # tries of one article while the service answers 429 (Retry-After is at most 60 s)
 JSON_KINDS = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}
 
 
@@ -169,7 +170,8 @@ def completed_ids(out_path: Path) -> set[str]:
 def _http_worker(url: str, api_key: str | None):
     from .client import AsyncClient, ServiceError, _summarize_request
 
-    client = AsyncClient(url, api_key=api_key)
+    # Bulk work waits its turn: a 429 is waited out (Retry-After) for up to about two hours, not given up on.
+    client = AsyncClient(url, api_key=api_key, retries=BULK_RETRIES)
 
     async def summarize(article_id: str, text: str) -> ArticleOut:
         path, body, _ = _summarize_request(text, article_id=article_id, priority="bulk")  # behind live work
@@ -193,7 +195,9 @@ def in_process_worker():
 
     async def summarize(article_id: str, text: str) -> ArticleOut:
         try:
-            [result] = await runtime.pipeline.process([(article_id, text)], JobOptions(priority="bulk"))
+            [result] = await waiting_out_overload(
+                lambda: runtime.pipeline.process([(article_id, text)], JobOptions(priority="bulk"))
+            )
         except ServiceError as exc:
             raise BulkFailure(STATUS.get(type(exc), 500), exc.code, exc.message) from None
         return article_out(result, runtime)
@@ -202,6 +206,20 @@ def in_process_worker():
         runtime.close()
 
     return summarize, close
+
+
+async def waiting_out_overload(work, attempts: int = BULK_RETRIES):
+    """``await work()``; while the engines are full (``Overloaded``), wait the Retry-After and try again: archive
+    work waits its turn behind live requests instead of failing (``attempts`` bounds the wait)."""
+    from .errors import Overloaded
+
+    for attempt in range(attempts):
+        try:
+            return await work()
+        except Overloaded as exc:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(exc.retry_after_s)
 
 
 async def outcome(summarize, number: int, article_id: str, text: str) -> tuple[str, str]:

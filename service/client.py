@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 RETRY_STATUSES = (429, 503)
+MAX_BACKOFF_S = 60.0  # the longest wait between two tries without a Retry-After
 
 
 # --- errors -------------------------------------------------------------------------------------------------------
@@ -139,11 +140,11 @@ class _Base:
         if error is not None:
             if last:
                 raise Unavailable(0, "unreachable", str(error)) from error
-            return False, self.backoff_s * (2**attempt) * (0.5 + random.random())
+            return False, min(MAX_BACKOFF_S, self.backoff_s * (2**attempt)) * (0.5 + random.random())
         if response.status_code not in RETRY_STATUSES or last:
             raise _error_from(response)
         retry_after = response.headers.get("retry-after", "")
-        return False, float(retry_after) if retry_after.isdigit() else self.backoff_s * (2**attempt)
+        return False, float(retry_after) if retry_after.isdigit() else min(MAX_BACKOFF_S, self.backoff_s * (2**attempt))
 
 
 class Client(_Base):

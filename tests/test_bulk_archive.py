@@ -196,3 +196,40 @@ def test_reading_an_archive_is_linear(shape):
     assert large < 5, f"{shape}: {large:.2f} s at n={n}"
     # 8× the input may cost at most 16× the time (below 50 ms, allocation and caches dominate).
     assert large < 0.05 or large <= 16 * max(small, 0.002), f"{shape}: {small:.4f} s → {large:.4f} s"
+
+
+def test_archive_work_waits_out_overload_instead_of_failing():
+    """summarize-file and the Ray archive (in-process) wait the Retry-After of a full or overloaded engine and try
+    again; only a wait past the bound gives up."""
+    import asyncio
+
+    from service.bulk import waiting_out_overload
+    from service.errors import Overloaded
+
+    calls = []
+
+    async def busy_twice():
+        calls.append(1)
+        if len(calls) <= 2:
+            raise Overloaded("full", 0)
+        return "done"
+
+    assert asyncio.run(waiting_out_overload(busy_twice)) == "done" and len(calls) == 3
+    calls.clear()
+
+    async def always_busy():
+        calls.append(1)
+        raise Overloaded("full", 0)
+
+    with pytest.raises(Overloaded):
+        asyncio.run(waiting_out_overload(always_busy, attempts=4))
+    assert len(calls) == 4
+
+
+def test_the_http_archive_client_waits_out_429s():
+    from service.bulk import BULK_RETRIES
+    from service.client import AsyncClient
+
+    client = AsyncClient("http://127.0.0.1:9", retries=BULK_RETRIES)
+    assert client._outcome(0, None, OSError("refused"))[1] <= 90  # a transport error: capped backoff
+    assert client._outcome(BULK_RETRIES - 5, None, OSError("refused"))[1] <= 90
