@@ -3,6 +3,7 @@ every step over request text runs on the text workers (service.workers), never o
 
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # the API imports this module and must not pull in torch
 
 
 SUMMARY_SENTENCES = 2  # sentences of a summary, for the admission estimate (the English summary is translated)
+CHARS_PER_SENTENCE = 90  # Hindi news, for the estimate before splitting (seed article 92, the corpus 87)
 
 
 @dataclass(frozen=True)
@@ -307,19 +309,38 @@ class Pipeline:
         self, articles: list[tuple[str, str]], options: JobOptions, deadline: Deadline | None = None
     ) -> list[ArticleResult]:
         """Every article validated first (nothing runs for a request with a bad one), then all concurrently."""
-        cleaned = await self.clean_all(articles, "Deva", deadline, options)
-        self.summary_engine.check_fits(len(cleaned))
-        self.admit([layout for _, layout, _, _ in cleaned], options, deadline)
-        jobs = [(article_id, *item) for (article_id, _), item in zip(articles, cleaned)]
-        return await all_or_none(self.process_article(*job, options, deadline) for job in jobs)
+        with self.admission(options, deadline) as admit:
+            admit([self.estimated_sentences(text) for _, text in articles])  # at once, before any text work
+            cleaned = await self.clean_all(articles, "Deva", deadline, options)
+            self.summary_engine.check_fits(len(cleaned))
+            admit([len(layout.sentences) for _, layout, _, _ in cleaned])  # the real counts
+            jobs = [(article_id, *item) for (article_id, _), item in zip(articles, cleaned)]
+            return await all_or_none(self.process_article(*job, options, deadline) for job in jobs)
 
-    def admit(self, layouts: Sequence[ArticleLayout], options: JobOptions, deadline: Deadline | None) -> None:
-        """Refuse (``Overloaded``, 429) before any model work a request that an engine predicts would finish after
-        its deadline: its sentences (and its summaries' English sentences) on the translation engine, its articles
-        on the summary engine."""
-        sentences = sum(len(layout.sentences) for layout in layouts) if options.translate else 0
-        if "en" in options.summary_languages:
-            sentences += SUMMARY_SENTENCES * len(layouts)
-        self.translation_engine.admit(sentences, options.priority, deadline)
-        if options.summary_languages:
-            self.summary_engine.admit(len(layouts), options.priority, deadline)
+    @contextmanager
+    def admission(self, options: JobOptions, deadline: Deadline | None):
+        """Admission control for one request: ``admit(sentence counts per text)`` refuses (``Overloaded``, 429)
+        before any model work a request an engine predicts would finish after its deadline (its sentences, and its
+        summaries' English sentences, on the translation engine; its articles on the summary engine), and reserves
+        the work otherwise; leaving the block releases what was not queued."""
+        engines = (self.translation_engine, self.summary_engine)
+
+        def admit(sentence_counts: Sequence[int]) -> None:
+            if deadline is None:
+                return
+            sentences = sum(sentence_counts) if options.translate else 0
+            if "en" in options.summary_languages:
+                sentences += SUMMARY_SENTENCES * len(sentence_counts)
+            self.translation_engine.admit(sentences, options.priority, deadline)
+            if options.summary_languages:
+                self.summary_engine.admit(len(sentence_counts), options.priority, deadline)
+
+        try:
+            yield admit
+        finally:
+            for engine in engines:
+                engine.release(deadline)
+
+    def estimated_sentences(self, text: str) -> int:
+        """How many sentences a text will split into, from its length alone (no work on its text)."""
+        return max(1, round(len(text) / CHARS_PER_SENTENCE))

@@ -3,6 +3,7 @@ out-of-memory splitting and fault isolation."""
 
 import asyncio
 import json
+import math
 import threading
 import time
 
@@ -293,7 +294,7 @@ def test_work_predicted_to_miss_its_deadline_is_refused_before_any_of_it_is_queu
         scheduler.admit(20, "interactive", deadline_in(5))  # (40 + 20) / 10 = 6 s > 5 s
     assert refused.value.retry_after_s >= 1 and "predicted" in refused.value.message
     assert scheduler.queue_depth == 40  # nothing of it was queued
-    scheduler.admit(5, "interactive", deadline_in(5))  # 4.5 s: admitted
+    scheduler.admit(5, "interactive", deadline_in(6))  # 4.5 s, within the admission share of 6 s: admitted
     scheduler.admit(1000, "interactive", deadline_in(None))  # no deadline, no refusal
     scheduler.items_per_s = 0.0
     scheduler.admit(1000, "interactive", deadline_in(0.5))  # no rate measured yet: admitted
@@ -422,3 +423,26 @@ def test_one_keys_big_request_holds_another_key_back_for_one_batch_at_most():
     first = batches[1]
     assert sum(x.startswith("B") for x in first) >= 4 and len(first) == 8  # its share of the first batch…
     assert all(x.startswith("A") for batch in batches[3:] for x in batch)  # …and all of it within two batches
+
+
+def test_admitted_work_is_reserved_until_queued_so_a_burst_cannot_all_pass():
+    scheduler, gate, started, _ = lane_recorder(batch_size=4)
+    scheduler.submit(["running"], [1])
+    started.wait(10)
+    scheduler.items_per_s = 10.0  # 10 items per second
+    burst = [deadline_in(5) for _ in range(6)]  # 4 s of time each (the admission share of 5 s)
+    admitted = []
+    for deadline in burst:  # each wants 15 items (1.5 s) and none has queued anything yet
+        try:
+            scheduler.admit(15, "interactive", deadline)
+            admitted.append(deadline)
+        except Overloaded:
+            pass
+    assert len(admitted) == 2  # 15, 30 items fit in 4 s; 45 would not
+    scheduler.submit(["x"] * 15, [1] * 15, deadline=admitted[0])  # queued: its reservation is used up, not doubled
+    assert scheduler.predicted_s(0, "interactive", math.inf) == pytest.approx(3.0)
+    for deadline in admitted:
+        scheduler.release(deadline)
+    assert scheduler.predicted_s(0, "interactive", math.inf) == pytest.approx(1.5)
+    gate.set()
+    scheduler.close()

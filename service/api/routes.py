@@ -224,9 +224,11 @@ async def translate(body: schemas.TranslateRequest, request: Request):
 
     async def work(deadline):
         labelled = [(str(i), t) for i, t in enumerate(texts)]
-        cleaned = await pipeline.clean_all(labelled, script, deadline, options)
-        pipeline.admit([layout for _, layout, _, _ in cleaned], options, deadline)
-        return await all_or_none(one(layout, document, deadline) for _, layout, _, document in cleaned)
+        with pipeline.admission(options, deadline) as admit:
+            admit([pipeline.estimated_sentences(text) for text in texts])  # at once, before any text work
+            cleaned = await pipeline.clean_all(labelled, script, deadline, options)
+            admit([len(layout.sentences) for _, layout, _, _ in cleaned])
+            return await all_or_none(one(layout, document, deadline) for _, layout, _, document in cleaned)
 
     results = await _run(request, work)
     if isinstance(results, JSONResponse):

@@ -13,8 +13,8 @@ its share of the rows until the others have had theirs, so one key's huge reques
 batch. A group whose deadline has passed, or that could not finish before it even if it ran alone at the measured
 drain rate, is dropped at once: its futures fail with ``DeadlineExceeded`` (a 504 early, not at the deadline).
 
-Admission: the engine measures its drain rate (items per second, a moving average over the batches it takes from a
-backlog: under load, batches are full) and predicts when
+Admission: the engine measures its drain rate (items per second over the batches it takes from a backlog: under load,
+batches are full; it falls to a slower batch's rate at once and rises slowly) and predicts when
 new work would be done: the items ahead of it in its lane (those with earlier deadlines; all interactive work for
 the bulk lane) plus its own, over the rate. ``admit`` refuses work predicted to miss its deadline (``Overloaded``,
 with the Retry-After that estimate gives) before any of it is queued.
@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 RunBatch = Callable[[list[Any], Hashable], Sequence[Any]]
 LANES = ("interactive", "bulk")
 INTERACTIVE_STREAK = 4  # interactive batches in a row while bulk waits, then one bulk batch
-RATE_WEIGHT = 0.3  # weight of the newest batch in the drain rate's moving average
+RATE_WEIGHT = 0.2  # weight of a faster batch in the drain rate's moving average (a slower one sets it)
 SWEEP_S = 0.05  # how often the queue is searched for work whose deadline is out of reach
+ADMIT_SHARE = 0.8  # work is admitted when predicted to finish within this share of the time its request has left
 
 
 @dataclass(eq=False)
@@ -128,6 +129,16 @@ class _Lane:
         return sum(len(g.items) for g in self.groups() if g.deadline_at <= deadline_at)
 
 
+@dataclass
+class _Reservation:
+    """Work an admitted request will submit (sentences it has not queued yet): it counts as ahead of later work
+    from the moment it is admitted, so a burst of requests cannot all pass admission before any of it is queued."""
+
+    deadline_at: float
+    lane: str
+    items: int
+
+
 class BatchScheduler:
     def __init__(
         self,
@@ -147,12 +158,13 @@ class BatchScheduler:
         self.max_queued_items = max_queued_items
         self.on_batch = on_batch  # (engine, rows, padded tokens, seconds) after each batch
         self.stats = SchedulerStats()
-        self.items_per_s = 0.0  # the drain rate: a moving average of items per second of model time
+        self.items_per_s = 0.0  # the drain rate: items per second of model time (slowest recent batches weigh most)
         self._lanes = {lane: _Lane() for lane in LANES}
         self._seq = itertools.count()
         self._streak = 0  # interactive batches in a row while bulk work waited
         self._backlogged = False  # whether the batch being run was taken from a backlog (it measures the rate)
         self._swept_at = -math.inf  # when _drop_hopeless last looked at the queue
+        self._reserved: dict[int, _Reservation] = {}  # by id() of the admitted request's Deadline
         self._new_work = False  # work arrived since then (it is looked at before it can run)
         # Batches are formed from the most urgent items only (a window, with room to pass over rows too long for
         # the token budget), so forming one costs O(window), not O(queue).
@@ -186,7 +198,8 @@ class BatchScheduler:
             return self.items_per_s * INTERACTIVE_STREAK / (INTERACTIVE_STREAK + 1)
         return self.items_per_s
 
-    def predicted_s(self, count: int, lane: str = "interactive", deadline_at: float = math.inf) -> float | None:
+    def predicted_s(self, count: int, lane: str = "interactive", deadline_at: float = math.inf,
+                    exclude: int | None = None) -> float | None:  # fmt: skip
         """Seconds until ``count`` more items with this deadline would be done: the work ahead of them in their lane
         (earlier deadlines first; the bulk lane waits for all interactive work too) plus their own, over the drain
         rate. None until a batch has measured the rate."""
@@ -194,10 +207,18 @@ class BatchScheduler:
         if rate <= 0:
             return None
         with self._cond:
-            ahead = self._lanes[lane].items_before(deadline_at)
-            if lane == "bulk":
-                ahead += self._lanes["interactive"].items
-        return (ahead + count) / rate
+            return (self._items_ahead(lane, deadline_at, exclude) + count) / rate
+
+    def _items_ahead(self, lane: str, deadline_at: float, exclude: int | None = None) -> int:
+        """Queued and reserved items that go before work of this deadline in this lane (with the lock held)."""
+        def goes_before(r: _Reservation) -> bool:  # as queued work does: earlier deadlines, and interactive before bulk
+            return r.deadline_at <= deadline_at if r.lane == lane else lane == "bulk"
+
+        ahead = self._lanes[lane].items_before(deadline_at)
+        ahead += sum(r.items for key, r in self._reserved.items() if key != exclude and goes_before(r))
+        if lane == "bulk":
+            ahead += self._lanes["interactive"].items
+        return ahead
 
     def load(self) -> dict:
         """What /info and /metrics show: queue depth, drain rate, and the predicted wait of new work per lane."""
@@ -210,18 +231,28 @@ class BatchScheduler:
 
     def admit(self, count: int, lane: str = "interactive", deadline=None) -> None:
         """``Overloaded`` (429, before any work is queued) when ``count`` items are predicted to miss ``deadline``
-        (a ``service.workers.Deadline``); Retry-After is when the work ahead will have drained enough for a request
-        like this one with a fresh deadline."""
-        if deadline is None or deadline.at is None or not count:
+        (a ``service.workers.Deadline``; within ``ADMIT_SHARE`` of the time it has left); Retry-After is when the
+        work ahead will have drained enough for a request like this one with a fresh deadline. Admitted, the items
+        are reserved (they count as ahead of later work) until submitted or ``release``d; admitting the same
+        request again replaces its reservation (a better count after its text is split)."""
+        if deadline is None or deadline.at is None:
             return
-        predicted = self.predicted_s(count, lane, deadline.at)
-        if predicted is None or predicted <= deadline.remaining_s:
+        predicted = self.predicted_s(count, lane, deadline.at, exclude=id(deadline))
+        if predicted is None or predicted <= ADMIT_SHARE * deadline.remaining_s:
+            with self._cond:
+                self._reserved[id(deadline)] = _Reservation(deadline.at, lane, count)
             return
-        retry = max(1, math.ceil(predicted - (deadline.seconds or 0)))
+        self.release(deadline)
+        retry = max(1, math.ceil(predicted - ADMIT_SHARE * (deadline.seconds or 0)))
         raise Overloaded(
-            f"the {self.name} engine is predicted to finish this request in {predicted:.0f} s, after its deadline "
-            f"({deadline.remaining_s:.0f} s left); retry in {retry} s", retry,
+            f"the {self.name} engine is predicted to finish this request in {predicted:.0f} s, too close to its "
+            f"deadline ({deadline.remaining_s:.0f} s left); retry in {retry} s", retry,
         )  # fmt: skip
+
+    def release(self, deadline) -> None:
+        """Drop a finished (or refused) request's reservation."""
+        with self._cond:
+            self._reserved.pop(id(deadline), None)
 
     def retry_after_s(self, count: int) -> int:
         """Seconds until ``count`` more items would fit in the queue, at the measured drain rate (1 to 60)."""
@@ -254,6 +285,8 @@ class BatchScheduler:
                     f"{self.name} queue is full ({self.queue_depth} items waiting); retry in {retry} s", retry
                 )
             self._lanes[lane].add(group)
+            if (reservation := self._reserved.get(id(deadline))) is not None:  # reserved work arrives
+                reservation.items = max(0, reservation.items - len(group.items))
             self._new_work = True
             self._cond.notify()
         return group
@@ -457,9 +490,10 @@ class BatchScheduler:
             return
         seconds = time.perf_counter() - start
         self.stats.record(len(batch), batch[0].group.lane)
-        if measure:
+        if measure:  # falls at once (admission must not promise what a busier machine cannot do), rises slowly
             rate = len(batch) / max(seconds, 1e-6)
-            self.items_per_s = rate if self.items_per_s <= 0 else (1 - RATE_WEIGHT) * self.items_per_s + RATE_WEIGHT * rate
+            rising = self.items_per_s > 0 and rate > self.items_per_s
+            self.items_per_s = (1 - RATE_WEIGHT) * self.items_per_s + RATE_WEIGHT * rate if rising else rate
         if self.on_batch:
             self.on_batch(self.name, len(batch), len(batch) * max(i.cost for i in batch), seconds)
         for item, result in zip(batch, results):
