@@ -205,7 +205,8 @@ def test_the_attribute_count_is_never_below_the_parsers():
         counts = [(e.tag, len(e.attrib)) for e in document.iter() if isinstance(e.tag, str)]
         counted = count_attributes(html_doc._wrapped(soup))
         # html and body gather the attributes of every misplaced <html> and <body> tag: bounded by the total.
-        assert max((n for tag, n in counts if tag not in ("html", "body")), default=0) <= counted.most_in_one_tag, repr(soup)
+        most = max((n for tag, n in counts if tag not in ("html", "body")), default=0)
+        assert most <= counted.most_in_one_tag, repr(soup)
         assert sum(n for _, n in counts) <= counted.total, repr(soup)
 
 
