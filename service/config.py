@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     max_articles_per_request: int = Field(16, ge=1)
     max_texts_per_request: int = Field(64, ge=1, description="texts per /translate request")
     max_request_bytes: int = Field(1_000_000, ge=1, description="request body size (413 above), checked before parsing")
+    max_html_attributes_per_element: int = Field(
+        100, ge=1, description="HTML mode: attributes of one tag (413 above; parsers take time quadratic in them)"
+    )
+    max_html_attributes: int = Field(5000, ge=1, description="HTML mode: attributes in one text (413 above)")
     request_timeout_s: float = Field(120.0, gt=0, description="deadline of one request (504 after it)")
     body_timeout_s: float = Field(30.0, gt=0, description="time for a request body to arrive (408 after it)")
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .errors import ArticleTooLong, InvalidText
 from .text.checks import clean_article
-from .text.html_doc import HtmlDocument
+from .text.html_doc import HtmlDocument, HtmlLimits
 from .text.splitting import ArticleLayout, split_article, split_sentences
 from .workers import Deadline, TextWorkers, all_or_none
 
@@ -61,6 +61,11 @@ class ArticleResult:
     cache: CacheTally = field(default_factory=CacheTally)
 
 
+def _sentences(layout: ArticleLayout, document: "HtmlDocument | None") -> int:
+    """How many sentences a text sends to the translator: in HTML mode, those of every text node apiece."""
+    return len(document.sentences) if document is not None else len(layout.sentences)
+
+
 def _ms_since(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
@@ -76,6 +81,8 @@ class Pipeline:
         max_article_chars: int,
         max_sentences: int = 1000,
         memory: "Memory | None" = None,
+        *,
+        html_limits: HtmlLimits,
     ):
         self.translator = translator
         self.summarizer = summarizer
@@ -85,6 +92,7 @@ class Pipeline:
         self.max_article_chars = max_article_chars
         self.max_sentences = max_sentences
         self.memory = memory
+        self.html_limits = html_limits
 
     async def clean_all(
         self,
@@ -104,32 +112,43 @@ class Pipeline:
             for label, text in texts:
                 checked.check()
                 started = time.perf_counter()
-                document = None
-                if options is not None and options.format == "html":
-                    document = HtmlDocument(text, options.html_attributes)
-                    text = document.plain_text()  # what is checked, split and summarized
-                cleaned.append((*self.clean(text, label if len(texts) > 1 else "", script), _ms_since(started),
-                                document))  # fmt: skip
+                text, layout, document = self.clean(text, label if len(texts) > 1 else "", script, options, checked)
+                cleaned.append((text, layout, _ms_since(started), document))
             return cleaned
 
         cleaned = await self.text_workers.run(deadline, clean_each)
-        self.translation_engine.check_fits(sum(len(layout.sentences) for _, layout, _, _ in cleaned))
+        self.translation_engine.check_fits(sum(_sentences(layout, document) for _, layout, _, document in cleaned))
         return cleaned
 
-    def clean(self, text: str, label: str = "", script: str = "Deva") -> tuple[str, ArticleLayout]:
-        """Validate one input text and split it (once: the layout is what the job works on); errors name the
-        article when there are several."""
+    def clean(
+        self,
+        text: str,
+        label: str = "",
+        script: str = "Deva",
+        options: "JobOptions | None" = None,
+        deadline: Deadline | None = None,
+    ) -> tuple[str, ArticleLayout, "HtmlDocument | None"]:
+        """Validate one input text and split it (once: the layout is what the job works on); in HTML mode parse it
+        first (its units' text is what is checked, split and summarized): (text, layout, document or None). The
+        bounds count the text as sent (markup too) and the sentences to translate; errors name the article when
+        there are several."""
         where = f"article {label}: " if label else ""
         if len(text) > self.max_article_chars:
             raise ArticleTooLong(f"{where}{len(text)} characters, over the limit of {self.max_article_chars}")
+        document = None
         try:
+            if options is not None and options.format == "html":
+                document = HtmlDocument(text, options.html_attributes, self.html_limits, (deadline or Deadline()).check)
+                text = document.plain_text()
             text = clean_article(text, script)
         except InvalidText as exc:
             raise InvalidText(where + exc.message, exc.code) from None
+        except ArticleTooLong as exc:  # the HTML's attributes
+            raise ArticleTooLong(where + exc.message) from None
         layout = split_article(text)
-        if (count := len(layout.sentences)) > self.max_sentences:
+        if (count := _sentences(layout, document)) > self.max_sentences:
             raise ArticleTooLong(f"{where}{count} sentences, over the limit of {self.max_sentences}")
-        return text, layout
+        return text, layout, document
 
     # --- translation --------------------------------------------------------------------------------------------
     async def translate_sentences(
@@ -199,17 +218,9 @@ class Pipeline:
     ) -> tuple[str, list[str], str]:
         """HTML mode: every text node's sentences translated (pooled with all other work), written back into the
         document: (English text, English paragraphs, sanitized HTML), the first two as ``translate_layout``'s."""
-        texts = document.texts
-        sentences, owners = [], []
-        for index, text in enumerate(texts):
-            for sentence in split_sentences(text) or [text.strip()]:
-                sentences.append(sentence)
-                owners.append(index)
+        sentences = document.sentences
         english = await self.translate_sentences(sentences, src_lang, num_beams, deadline, use_memory, tally, lane)
-        per_text: list[list[str]] = [[] for _ in texts]
-        for index, sentence in zip(owners, english, strict=True):
-            per_text[index].append(sentence)
-        html, paragraphs = await self.text_workers.run(deadline, document.fill, [" ".join(p) for p in per_text])
+        html, paragraphs = await self.text_workers.run(deadline, document.fill, english)
         return "\n".join(paragraphs), paragraphs, html
 
     # --- summaries ----------------------------------------------------------------------------------------------

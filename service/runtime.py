@@ -16,6 +16,7 @@ from .engine.scheduler import BatchScheduler
 from .memory import Memory, open_memory
 from .pipeline import JobOptions, Pipeline
 from .summarization.summarizer import Summarizer, load_summarizer
+from .text.html_doc import HtmlLimits
 from .translation.translator import Translator, load_translator
 from .workers import TextWorkers
 
@@ -199,6 +200,7 @@ def make_pipeline(translator, summarizer, settings: Settings, observer=None, tra
     return Pipeline(
         translator, summarizer, translation, summary, workers, settings.max_article_chars,
         settings.max_sentences_per_article, memory,
+        html_limits=HtmlLimits(settings.max_html_attributes_per_element, settings.max_html_attributes),
     )  # fmt: skip
 
 

@@ -3,6 +3,7 @@ backtracking patterns explode; and the linear rewrites find exactly what upstrea
 
 import gc
 import random
+import re
 import sys
 import time
 import unicodedata
@@ -11,7 +12,9 @@ import pytest
 import re2
 import regex
 
-from service.text import checks, indic_processing, patterns, splitting
+from service.config import Settings
+from service.errors import ArticleTooLong, InvalidText
+from service.text import checks, html_attributes, html_doc, indic_processing, patterns, splitting
 from service.translation.tokenizer import IndicTransTokenizer
 
 from .conftest import FIXTURES
@@ -57,6 +60,11 @@ FAMILIES = {
     "spaces": lambda n: " " * (n - 1) + "x",
     "brackets": cycle("( "),
     "tags": cycle("<a"),
+    # HTML mode's shapes (issue 25): attributes, quoted values, tags opened inside tags, control characters.
+    "attributes": lambda n: "<p " + " ".join(f"a{i}" for i in range(n // 7)) + ">",
+    "quoted attribute values": lambda n: '<p a="' + cycle("<b c ")(n - 7) + '">',
+    "tags in tags": cycle("<a b<c d='<e f=\"g "),
+    "control characters": cycle("क\x1c\x00\x7f\x85\ufffe&#x1c;"),
     "sentence": cycle("भाजपा ने आज बैठक की। "),
 }
 
@@ -64,12 +72,13 @@ FAMILIES = {
 def compiled_patterns():
     """Every compiled pattern the text modules hold, found by looking (a new one is covered without listing it)."""
     found = {}
-    for module in (indic_processing, splitting, checks, patterns):
+    for module in (indic_processing, splitting, checks, patterns, html_doc, html_attributes):
         for name, value in vars(module).items():
+            value = list(value.values()) if isinstance(value, dict) else value
             values = value if isinstance(value, (list, tuple)) else [value]
             for i, item in enumerate(values):
                 item = item[0] if isinstance(item, tuple) else item
-                if isinstance(item, (regex.Pattern, re2._Regexp)):
+                if isinstance(item, (regex.Pattern, re2._Regexp, re.Pattern)):
                     found[f"{module.__name__.rsplit('.', 1)[1]}.{name}" + (f"[{i}]" if len(values) > 1 else "")] = item
     return found
 
@@ -94,7 +103,20 @@ def text_functions(tokenizer):
         "clean_article": lambda text: checks.clean_article("क " + text),
         "split_article": splitting.split_article,
         "split_to_fit (translator's limit)": lambda text: splitting.split_to_fit(text, fits),
+        "count_attributes": html_attributes.count_attributes,
+        "HtmlDocument": html_document,
     }
+
+
+def html_document(text: str) -> None:
+    """HTML mode's whole handling of a text (parse, sanitize, sentences, fill), as in a request."""
+    settings = Settings()
+    limits = html_doc.HtmlLimits(settings.max_html_attributes_per_element, settings.max_html_attributes)
+    try:
+        document = html_doc.HtmlDocument(text, True, limits)
+    except (ArticleTooLong, InvalidText):  # too many attributes, nested too deep: refused (quickly too)
+        return
+    document.fill(document.sentences)
 
 
 def cpu_seconds(function, text: str) -> float:

@@ -294,6 +294,8 @@ async def info(request: Request):
             "request_timeout_s": settings.request_timeout_s,
             "max_queued_items": settings.max_queued_items,
             "summary_input_tokens": settings.summary_input_tokens,
+            "max_html_attributes_per_element": settings.max_html_attributes_per_element,
+            "max_html_attributes": settings.max_html_attributes,
         },
         "decoding": {
             "translation_num_beams": settings.translation_num_beams,

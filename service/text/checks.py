@@ -12,8 +12,15 @@ SCRIPTS = {
     "Knda": "Kannada", "Mlym": "Malayalam", "Taml": "Tamil", "Telu": "Telugu",
 }  # fmt: skip
 _INVISIBLE = regex.compile(r"[\p{Cf}\s]+")  # whitespace and format characters (zero-width space, joiners, BOM)
-_CONTROL = regex.compile(r"[\p{Cc}--[\t\n\r]]", flags=regex.V1)
+# Characters no text needs (and lxml refuses): control characters but tab, newline and carriage return (C0, DEL, C1),
+# lone surrogates, and the noncharacters (U+FDD0–U+FDEF and the last two code points of every plane, U+FFFE, U+FFFF).
+_CONTROL = regex.compile(r"[[\p{Cc}\p{Cs}\p{Noncharacter_Code_Point}]--[\t\n\r]]", flags=regex.V1)
 _TAG = regex.compile(r"<\s*/?\s*[A-Za-z][^<>]{0,200}>")
+
+
+def strip_controls(text: str) -> str:
+    """The text without control characters (but tab, newline and CR), lone surrogates and noncharacters."""
+    return _CONTROL.sub("", text)
 
 
 def clean_article(text: str, script: str = "Deva") -> str:
@@ -23,8 +30,7 @@ def clean_article(text: str, script: str = "Deva") -> str:
     HTML markup is stripped rather than rejected: CMS exports often carry <p> or <br> tags, and a tag can never be
     part of the news text itself.
     """
-    text = unicodedata.normalize("NFC", text)
-    text = _CONTROL.sub("", text)
+    text = strip_controls(unicodedata.normalize("NFC", text))
     text = _TAG.sub(lambda m: "\n" if m.group(0).lower().replace(" ", "") in ("<p>", "</p>", "<br>", "<br/>") else " ", text)
     if not _INVISIBLE.sub("", text):
         raise InvalidText("the text is empty or contains only whitespace", code="empty_text")
