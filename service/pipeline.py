@@ -61,7 +61,7 @@ class ArticleResult:
     cache: CacheTally = field(default_factory=CacheTally)
 
 
-def _sentences(layout: ArticleLayout, document: "HtmlDocument | None") -> int:
+def sentence_count(layout: ArticleLayout, document: "HtmlDocument | None") -> int:
     """How many sentences a text sends to the translator: in HTML mode, those of every text node apiece."""
     return len(document.sentences) if document is not None else len(layout.sentences)
 
@@ -117,7 +117,7 @@ class Pipeline:
             return cleaned
 
         cleaned = await self.text_workers.run(deadline, clean_each)
-        self.translation_engine.check_fits(sum(_sentences(layout, document) for _, layout, _, document in cleaned))
+        self.translation_engine.check_fits(sum(sentence_count(layout, document) for _, layout, _, document in cleaned))
         return cleaned
 
     def clean(
@@ -146,7 +146,7 @@ class Pipeline:
         except ArticleTooLong as exc:  # the HTML's attributes
             raise ArticleTooLong(where + exc.message) from None
         layout = split_article(text)
-        if (count := _sentences(layout, document)) > self.max_sentences:
+        if (count := sentence_count(layout, document)) > self.max_sentences:
             raise ArticleTooLong(f"{where}{count} sentences, over the limit of {self.max_sentences}")
         return text, layout, document
 
@@ -324,7 +324,7 @@ class Pipeline:
             admit([self.estimated_sentences(text) for _, text in articles])  # at once, before any text work
             cleaned = await self.clean_all(articles, "Deva", deadline, options)
             self.summary_engine.check_fits(len(cleaned))
-            admit([len(layout.sentences) for _, layout, _, _ in cleaned])  # the real counts
+            admit([sentence_count(layout, document) for _, layout, _, document in cleaned])  # the real counts
             jobs = [(article_id, *item) for (article_id, _), item in zip(articles, cleaned)]
             return await all_or_none(self.process_article(*job, options, deadline) for job in jobs)
 

@@ -24,7 +24,7 @@ from ..errors import (
     ShuttingDown,
     UnsupportedLanguage,
 )
-from ..pipeline import ArticleResult, JobOptions
+from ..pipeline import ArticleResult, JobOptions, sentence_count
 from ..text.indic_processing import check_language_pair
 from ..workers import Deadline, all_or_none
 from . import schemas
@@ -227,7 +227,7 @@ async def translate(body: schemas.TranslateRequest, request: Request):
         with pipeline.admission(options, deadline) as admit:
             admit([pipeline.estimated_sentences(text) for text in texts])  # at once, before any text work
             cleaned = await pipeline.clean_all(labelled, script, deadline, options)
-            admit([len(layout.sentences) for _, layout, _, _ in cleaned])
+            admit([sentence_count(layout, document) for _, layout, _, document in cleaned])
             return await all_or_none(one(layout, document, deadline) for _, layout, _, document in cleaned)
 
     results = await _run(request, work)
