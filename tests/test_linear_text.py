@@ -58,6 +58,9 @@ FAMILIES = {
     "brackets": cycle("( "),
     "tags": cycle("<a"),
     "sentence": cycle("भाजपा ने आज बैठक की। "),
+    "urdu letters and marks": cycle("کٲٕ ڪ۔؟، "),
+    "ol chiki and meitei marks": cycle("ᱚ᱾ ꯀ꯫ "),
+    "dravidian initials": cycle("ப. கெ. "),
 }
 
 
@@ -66,7 +69,8 @@ def compiled_patterns():
     found = {}
     for module in (indic_processing, splitting, checks, patterns):
         for name, value in vars(module).items():
-            values = value if isinstance(value, (list, tuple)) else [value]
+            values = list(value.values()) if isinstance(value, dict) else value
+            values = values if isinstance(values, (list, tuple)) else [values]
             for i, item in enumerate(values):
                 item = item[0] if isinstance(item, tuple) else item
                 if isinstance(item, (regex.Pattern, re2._Regexp)):
@@ -94,6 +98,8 @@ def text_functions(tokenizer):
         "clean_article": lambda text: checks.clean_article("क " + text),
         "split_article": splitting.split_article,
         "split_to_fit (translator's limit)": lambda text: splitting.split_to_fit(text, fits),
+        # The Dravidian scripts' splitting looks for initials (each script's sentence-final marks are patterns).
+        "split_article (Tamil)": lambda text: splitting.split_article(text, "tam_Taml"),
     }
 
 
