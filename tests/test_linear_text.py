@@ -98,7 +98,9 @@ def text_functions(tokenizer):
         "clean_article": lambda text: checks.clean_article("क " + text),
         "split_article": splitting.split_article,
         "split_to_fit (translator's limit)": lambda text: splitting.split_to_fit(text, fits),
-        # The Dravidian scripts' splitting looks for initials (each script's sentence-final marks are patterns).
+        # Perso-Arabic sources take indic-nlp's Urdu normalizer and tokenizer; the Dravidian scripts' splitting looks
+        # for initials (each script's sentence-final marks are patterns, tested above).
+        "preprocess (Urdu)": lambda text: indic_processing.preprocess(text, "urd_Arab"),
         "split_article (Tamil)": lambda text: splitting.split_article(text, "tam_Taml"),
     }
 

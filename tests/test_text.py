@@ -6,7 +6,13 @@ import pytest
 
 from service.errors import InvalidText
 from service.text.checks import clean_article
-from service.text.indic_processing import check_language_pair, postprocess, preprocess, protect_entities
+from service.text.indic_processing import (
+    check_language_pair,
+    normalize_punctuation,
+    postprocess,
+    preprocess,
+    protect_entities,
+)
 from service.text.splitting import split_article, split_sentences, split_to_fit
 from service.translation.tokenizer import IndicTransTokenizer
 
@@ -39,6 +45,12 @@ def test_postprocess_golden():
     for source, case in zip(GOLDEN["source_cases"], GOLDEN["postprocess_cases"], strict=True):
         placeholders = preprocess(source["raw"]).placeholders
         assert postprocess(case["decoded"], placeholders) == case["postprocessed"]
+
+
+def test_only_a_no_break_space_between_digits_is_a_decimal_point():
+    """Upstream's (Moses') rules about no-break spaces are about no-break spaces: "12 10" stays two numbers."""
+    assert normalize_punctuation("पिछले 12 10 दिन , 5 % और 3 ?") == "पिछले 12 10 दिन , 5% और 3 ?"
+    assert normalize_punctuation("12\u00a0500 लोग, 10\u00a0% और क्या\u00a0?") == "12.500 लोग, 10% और क्या?"
 
 
 def test_placeholders_numbered_in_order_of_appearance():
