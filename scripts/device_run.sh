@@ -20,7 +20,7 @@ prepare)
   .venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d "$work/wheels" transformers==5.24.0 pydantic==2.14.4 pydantic-core==2.50.5 pydantic-settings==2.16.3 \
-    python-dotenv typing-inspection annotated-types typing-extensions indic-nlp-library==0.92 sacremoses==0.2.0 \
+    python-dotenv typing-inspection annotated-types typing-extensions indic-nlp-library-itt==0.1.1 py3langid==0.4.0 sacremoses==0.2.0 \
     fastapi==0.165.0 starlette==1.10.0 uvicorn==0.54.0 opentelemetry-api google-re2==1.1.20251105 \
     fastapi-offline==1.7.7 lxml==6.1.3 nh3==0.3.8 ctranslate2==4.8.5 > "$work/pip.log" 2>&1 \
     || { cat "$work/pip.log"; exit 1; }

@@ -13,8 +13,8 @@ import re2
 import regex
 
 from service.config import Settings
-from service.errors import ArticleTooLong, InvalidText
-from service.text import checks, html_attributes, html_doc, indic_processing, patterns, splitting
+from service.errors import ArticleTooLong, InvalidText, UnsupportedLanguage
+from service.text import checks, html_attributes, html_doc, indic_processing, language, patterns, splitting
 from service.translation.tokenizer import IndicTransTokenizer
 
 from .conftest import FIXTURES
@@ -66,13 +66,18 @@ FAMILIES = {
     "tags in tags": cycle("<a b<c d='<e f=\"g "),
     "control characters": cycle("क\x1c\x00\x7f\x85\ufffe&#x1c;"),
     "sentence": cycle("भाजपा ने आज बैठक की। "),
+    "urdu letters and marks": cycle("کٲٕ ڪ۔؟، "),
+    "ol chiki and meitei marks": cycle("ᱚ᱾ ꯀ꯫ "),
+    "dravidian initials": cycle("ப. கெ. "),
+    "assamese and bengali letters": cycle("ৰর । "),
+    "many distinct letters": lambda n: "".join(chr(0x4E00 + i % 20_000) for i in range(n)),
 }
 
 
 def compiled_patterns():
     """Every compiled pattern the text modules hold, found by looking (a new one is covered without listing it)."""
     found = {}
-    for module in (indic_processing, splitting, checks, patterns, html_doc, html_attributes):
+    for module in (indic_processing, splitting, checks, patterns, html_doc, html_attributes, language):
         for name, value in vars(module).items():
             value = list(value.values()) if isinstance(value, dict) else value
             values = value if isinstance(value, (list, tuple)) else [value]
@@ -105,6 +110,12 @@ def text_functions(tokenizer):
         "split_to_fit (translator's limit)": lambda text: splitting.split_to_fit(text, fits),
         "count_attributes": html_attributes.count_attributes,
         "HtmlDocument": html_document,
+        # Perso-Arabic sources take indic-nlp's Urdu normalizer and tokenizer; the Dravidian scripts' splitting looks
+        # for initials (each script's sentence-final marks are patterns, tested above).
+        "preprocess (Urdu)": lambda text: indic_processing.preprocess(text, "urd_Arab"),
+        "split_article (Tamil)": lambda text: splitting.split_article(text, "tam_Taml"),
+        "detect_language": detected_or_refused,
+        "normalize_language_code": lambda text: refused(language.normalize_language_code, text),
     }
 
 
@@ -117,6 +128,19 @@ def html_document(text: str) -> None:
     except (ArticleTooLong, InvalidText):  # too many attributes, nested too deep: refused (quickly too)
         return
     document.fill(document.sentences)
+
+
+def refused(function, text):
+    try:
+        return function(text)
+    except UnsupportedLanguage as refusal:
+        return refusal
+
+
+def detected_or_refused(text):
+    """Detection of the text, and of it after each served script's letters (so that each script's rules run)."""
+    for prefix in ("", "क", "ক", "ک", "ᱚ", "ꯀ"):
+        refused(language.detect_language, prefix * 50 + text)
 
 
 def cpu_seconds(function, text: str) -> float:
@@ -147,7 +171,7 @@ def assert_linear(name, function, family, n, max_seconds_at_n, make=None):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_pattern_is_linear(family):
-    assert len(PATTERNS) >= 25  # the punctuation rules, the protected entities, the checks and the splitters
+    assert len(PATTERNS) >= 35  # the punctuation rules, the protected entities, the checks, the splitters, detection
     for name, pattern in PATTERNS.items():
         assert_linear(name, lambda text, p=pattern: sum(1 for _ in p.finditer(text)), family, 160_000, 1.0)
 

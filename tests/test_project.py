@@ -35,7 +35,8 @@ def test_api_client_and_text_never_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, service.api, service.client, service.bulk, service.text.splitting, service.text.checks; " \
+    code = "import sys, service.api, service.client, service.bulk, service.text.splitting, service.text.checks, " \
+           "service.text.language, service.text.indic_processing; " \
            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -6,11 +6,18 @@ import pytest
 
 from service.errors import InvalidText
 from service.text.checks import clean_article
-from service.text.indic_processing import check_language_pair, postprocess, preprocess, protect_entities
+from service.text.indic_processing import (
+    check_language_pair,
+    normalize_punctuation,
+    postprocess,
+    preprocess,
+    protect_entities,
+)
 from service.text.splitting import split_article, split_sentences, split_to_fit
 from service.translation.tokenizer import IndicTransTokenizer
 
 from .conftest import FIXTURES, SEED_TEXT
+from .indic_passages import PASSAGES
 
 GOLDEN = json.loads((FIXTURES / "tokenization_golden.json").read_text(encoding="utf-8"))
 
@@ -38,6 +45,12 @@ def test_postprocess_golden():
     for source, case in zip(GOLDEN["source_cases"], GOLDEN["postprocess_cases"], strict=True):
         placeholders = preprocess(source["raw"]).placeholders
         assert postprocess(case["decoded"], placeholders) == case["postprocessed"]
+
+
+def test_only_a_no_break_space_between_digits_is_a_decimal_point():
+    """Upstream's (Moses') rules about no-break spaces are about no-break spaces: "12 10" stays two numbers."""
+    assert normalize_punctuation("पिछले 12 10 दिन , 5 % और 3 ?") == "पिछले 12 10 दिन , 5% और 3 ?"
+    assert normalize_punctuation("12\u00a0500 लोग, 10\u00a0% और क्या\u00a0?") == "12.500 लोग, 10% और क्या?"
 
 
 def test_placeholders_numbered_in_order_of_appearance():
@@ -87,6 +100,55 @@ def test_sentence_rules():
         "U.S. में भी ऐसा हुआ.",
         "अंत",
     ]
+
+
+# Sentences as written in the passages: each has three, but the last of each four-passage language has two and
+# Urdu's and Sindhi's weather reports four (a question among them).
+SENTENCE_COUNTS = {code: [3] * len(texts) for code, texts in PASSAGES.items()}
+for code in ("hin_Deva", "mar_Deva", "npi_Deva", "ben_Beng", "asm_Beng", "urd_Arab", "kas_Arab"):
+    SENTENCE_COUNTS[code][3] = 2
+SENTENCE_COUNTS["urd_Arab"][1] = SENTENCE_COUNTS["snd_Arab"][1] = 4
+
+
+@pytest.mark.parametrize("code", PASSAGES)
+def test_passages_split_into_their_sentences(code):
+    for text, count in zip(PASSAGES[code], SENTENCE_COUNTS[code], strict=True):
+        sentences = split_sentences(text, code)
+        assert len(sentences) == count, sentences
+        assert " ".join(sentences) == " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    "code, text, sentences",
+    [("urd_Arab", "پہلا جملہ۔ کیا دوسرا؟ ہاں! آخری", ["پہلا جملہ۔", "کیا دوسرا؟", "ہاں!", "آخری"]),
+     ("snd_Arab", "پهريون جملو. ڇا ٻيو؟ آخري", ["پهريون جملو.", "ڇا ٻيو؟", "آخري"]),
+     ("sat_Olck", "ᱥᱚᱨᱠᱟᱨ ᱫᱚ ᱾ ᱦᱚᱲ ᱠᱚ ᱿ ᱟᱨ", ["ᱥᱚᱨᱠᱟᱨ ᱫᱚ ᱾", "ᱦᱚᱲ ᱠᱚ ᱿", "ᱟᱨ"]),
+     ("mni_Mtei", "ꯑꯃꯥ ꯂꯥꯎꯊꯣꯛꯈꯤ꯫ ꯍꯥꯌꯅꯥ ꯈꯪꯍꯟꯈꯤ꯫ ꯂꯩꯔꯤ", ["ꯑꯃꯥ ꯂꯥꯎꯊꯣꯛꯈꯤ꯫", "ꯍꯥꯌꯅꯥ ꯈꯪꯍꯟꯈꯤ꯫", "ꯂꯩꯔꯤ"]),
+     ("ben_Beng", "ডা. রায় বললেন, 3.5% বেড়েছে। মো. করিম এলেন।", ["ডা. রায় বললেন, 3.5% বেড়েছে।", "মো. করিম এলেন।"]),
+     ("mar_Deva", "सौ. पाटील आणि प्रा. जोशी आले. ते बोलले.", ["सौ. पाटील आणि प्रा. जोशी आले.", "ते बोलले."]),
+     ("tam_Taml", "முதல்வர் மு.க. ஸ்டாலின் பேசினார். ப. சிதம்பரம் வந்தார். சரி",
+      ["முதல்வர் மு.க. ஸ்டாலின் பேசினார்.", "ப. சிதம்பரம் வந்தார்.", "சரி"]),
+     ("tel_Telu", "కె. చంద్రశేఖర్ రావు ప్రకటించారు. అది నిజం ఉంది. సరే",
+      ["కె. చంద్రశేఖర్ రావు ప్రకటించారు.", "అది నిజం ఉంది.", "సరే"]),
+     ("mal_Mlym", "കെ. സുധാകരൻ പറഞ്ഞു. അത് ശരിയാണ്.", ["കെ. സുധാകരൻ പറഞ്ഞു.", "അത് ശരിയാണ്."]),
+     ("kan_Knda", "ಎಸ್. ಎಂ. ಕೃಷ್ಣ ಬಂದರು. ಮಳೆ ಇದೆ. ಸರಿ", ["ಎಸ್. ಎಂ. ಕೃಷ್ಣ ಬಂದರು.", "ಮಳೆ ಇದೆ.", "ಸರಿ"]),
+     ("guj_Gujr", "એસ. જયશંકરે કહ્યું કે આ સાચું છે. આભાર.", ["એસ. જયશંકરે કહ્યું કે આ સાચું છે.", "આભાર."]),
+     # Hindi keeps its rules: a one-syllable word ends a sentence, Urdu's full stop is not Hindi's.
+     ("hin_Deva", "यह सही है. वह भी। ऐसा۔ नहीं", ["यह सही है.", "वह भी।", "ऐसा۔ नहीं"])],
+)  # fmt: skip
+def test_each_languages_sentence_marks_and_initials(code, text, sentences):
+    assert split_sentences(text, code) == sentences
+
+
+def test_the_layout_is_split_in_the_articles_language():
+    layout = split_article("پہلا جملہ۔ دوسرا جملہ۔\n\nتیسرا؟", "urd_Arab")
+    assert layout.paragraphs == [["پہلا جملہ۔", "دوسرا جملہ۔"], ["تیسرا؟"]]
+
+
+@pytest.mark.parametrize("lang", ["hin", "", "hin_deva", "hin_Dev", "hin_Deva\n", "x_12ab"])
+def test_splitting_wants_a_flores_code(lang):
+    with pytest.raises(ValueError):
+        split_sentences("एक। दो।", lang)
 
 
 def test_blank_lines_are_kept_as_layout():

@@ -9,7 +9,8 @@ from ..errors import InvalidText
 # ISO 15924 codes of the FLORES language tags → Unicode script names.
 SCRIPTS = {
     "Deva": "Devanagari", "Beng": "Bengali", "Guru": "Gurmukhi", "Gujr": "Gujarati", "Orya": "Oriya",
-    "Knda": "Kannada", "Mlym": "Malayalam", "Taml": "Tamil", "Telu": "Telugu",
+    "Knda": "Kannada", "Mlym": "Malayalam", "Taml": "Tamil", "Telu": "Telugu", "Arab": "Arabic", "Olck": "Ol_Chiki",
+    "Mtei": "Meetei_Mayek",
 }  # fmt: skip
 _INVISIBLE = regex.compile(r"[\p{Cf}\s]+")  # whitespace and format characters (zero-width space, joiners, BOM)
 # Characters no text needs (and lxml refuses): control characters but tab, newline and carriage return (C0, DEL, C1),

@@ -19,14 +19,21 @@ from sacremoses import MosesDetokenizer
 
 from .patterns import compile_linear, url_spans
 
-# FLORES-200 codes the service accepts as sources → the ISO code indic-nlp uses for their script handling.
+# FLORES-200 codes the service accepts as sources → the ISO code indic-nlp uses for their script handling: upstream's
+# table, less its English and Latin-script entries (the service translates Indic sources into English). Perso-Arabic
+# sources go through indic-nlp's Urdu normalizer and tokenizer; Ol Chiki through its Oriya normalizer and Meitei
+# Mayek through its Devanagari one, as upstream does (they leave those scripts' letters alone).
 FLORES_TO_ISO = {
     "asm_Beng": "as", "awa_Deva": "hi", "ben_Beng": "bn", "bho_Deva": "hi", "brx_Deva": "hi", "doi_Deva": "hi",
     "gom_Deva": "kK", "gon_Deva": "hi", "guj_Gujr": "gu", "hin_Deva": "hi", "hne_Deva": "hi", "kan_Knda": "kn",
-    "kas_Deva": "hi", "mag_Deva": "hi", "mai_Deva": "hi", "mal_Mlym": "ml", "mar_Deva": "mr", "mni_Beng": "bn",
-    "npi_Deva": "ne", "ory_Orya": "or", "pan_Guru": "pa", "san_Deva": "hi", "snd_Deva": "hi", "tam_Taml": "ta",
-    "tel_Telu": "te", "unr_Deva": "hi",
+    "kas_Arab": "ur", "kas_Deva": "hi", "mag_Deva": "hi", "mai_Deva": "hi", "mal_Mlym": "ml", "mar_Deva": "mr",
+    "mni_Beng": "bn", "mni_Mtei": "hi", "npi_Deva": "ne", "ory_Orya": "or", "pan_Guru": "pa", "san_Deva": "hi",
+    "sat_Olck": "or", "snd_Arab": "ur", "snd_Deva": "hi", "tam_Taml": "ta", "tel_Telu": "te", "unr_Deva": "hi",
+    "urd_Arab": "ur",
 }  # fmt: skip
+# Scripts the model reads as they are; every other Indic script is first transliterated into Devanagari ("script
+# unification": the model's vocabulary is shared across the Brahmi scripts through Devanagari).
+_UNTRANSLITERATED_SCRIPTS = ("Arab", "Aran", "Olck", "Mtei", "Latn")
 TARGET_LANG = "eng_Latn"
 
 # Indic digit blocks (Devanagari, Bengali, Gurmukhi, Gujarati, Oriya, Telugu, Kannada, Arabic-Indic, Extended
@@ -34,6 +41,9 @@ TARGET_LANG = "eng_Latn"
 _DIGIT_ZEROS = (0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0CE6, 0x0660, 0x06F0, 0x1C50, 0xABF0)
 _DIGITS = {zero + i: str(i) for zero in _DIGIT_ZEROS for i in range(10)} | {0x0C67 + i: str(i + 1) for i in range(9)}
 
+# Upstream's punctuation normalization (Moses'), in its order. Several of its rules are about no-break spaces
+# (U+00A0, written out here): a digit, a no-break space and a digit become a decimal point, but "12 10" with an
+# ordinary space stays two numbers.
 _PUNCT_REPLACEMENTS = [
     (regex.compile(r"\r"), ""),
     (regex.compile(r"\(\s*"), "("),
@@ -43,13 +53,16 @@ _PUNCT_REPLACEMENTS = [
     (regex.compile(r"[`´‘‚’]"), "'"),
     (regex.compile(r"[„“”«»]"), '"'),
     (regex.compile(r"[–—]"), "-"),
-    (regex.compile(r" %"), "%"),
-    (regex.compile(r" [?!;]"), lambda m: m.group(0).strip()),
+    (regex.compile("\u00a0%"), "%"),
+    (regex.compile("nº\u00a0"), "nº "),
+    (regex.compile("\u00a0ºC"), " ºC"),
+    (regex.compile("\u00a0[?!;]"), lambda m: m.group(0).strip()),
+    (regex.compile(",\u00a0"), ", "),
     (regex.compile(r"[ ]{2,}"), " "),
     (regex.compile(r"\) ([\.!:?;,])"), r")\1"),
     (regex.compile(r"(\d) %"), r"\1%"),
     (regex.compile(r"\"([,\.]+)"), r'\1"'),
-    (regex.compile(r"(\d) (\d)"), r"\1.\2"),
+    (regex.compile("(\\d)\u00a0(\\d)"), r"\1.\2"),
 ]
 
 # Upstream's patterns, in its order (e-mails before URLs: an e-mail contains a domain; numbers; then handles and
@@ -151,13 +164,12 @@ _detokenizer = MosesDetokenizer(lang="en")
 
 def trivial_tokenize(text: str) -> list[str]:
     """``indic_tokenize.trivial_tokenize_indic``, in linear time: spaces around punctuation and dandas, except inside
-    number sequences ("12 / 05 / 2024" stays one token; upstream skips a sequence at the very start, and so do we)."""
+    number sequences ("12 / 05 / 2024" stays one token)."""
     text = _SPACES.sub(" ", _INDIC_PUNCTUATION.sub(r" \1 ", text.replace("\t", " "))).strip(" ")
     pieces, previous = [], 0
     for match in _NUMBER_SEQUENCE.finditer(text):
-        if match.start() > previous:
-            pieces += [text[previous : match.start()], match.group().replace(" ", "")]
-            previous = match.end()
+        pieces += [text[previous : match.start()], match.group().replace(" ", "")]
+        previous = match.end()
     pieces.append(text[previous:])
     return "".join(pieces).split(" ")
 
@@ -174,10 +186,11 @@ def preprocess(sentence: str, src_lang: str = "hin_Deva", tgt_lang: str = TARGET
     iso = FLORES_TO_ISO[src_lang]
     text = normalize_punctuation(sentence).translate(_DIGITS)
     text, placeholders = protect_entities(text)
-    tokens = trivial_tokenize(_normalizer(iso).normalize(text.strip()))
+    normalized = _normalizer(iso).normalize(text.strip())
+    # indic-nlp's Urdu tokenizer (one character class, linear) for Perso-Arabic; its Indic one, made linear, else.
+    tokens = indic_tokenize.trivial_tokenize_urdu(normalized) if iso == "ur" else trivial_tokenize(normalized)
     text = " ".join(tokens)
-    if src_lang.split("_")[1] not in ("Arab", "Aran", "Olck", "Mtei", "Latn"):
-        # The model's vocabulary is in Devanagari: other Indic scripts are mapped onto it.
+    if src_lang.split("_")[1] not in _UNTRANSLITERATED_SCRIPTS:
         text = _transliterator.transliterate(text, iso, "hi").replace(" ् ", "्")
     return PreparedSentence(f"{src_lang} {tgt_lang} {text.strip()}", placeholders)
 

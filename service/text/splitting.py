@@ -1,10 +1,14 @@
-"""Splitting a Hindi article into paragraphs and sentences, and joining translated sentences back in its layout.
+"""Splitting an article into paragraphs and sentences, and joining translated sentences back in its layout.
 
-Paragraphs are lines (blank lines between them are kept as layout). A sentence ends at a danda (।, ॥), ?, ! or a
-full stop followed by whitespace, with any closing quotes or brackets kept on the sentence; a full stop after a known
-abbreviation or a single initial (डॉ., श्री., U.S.) does not end a sentence, and decimals (3.5) never do because a
-sentence boundary needs whitespace after the mark. Sentences the model could not take whole (over its source-token
-limit) are split further at clause punctuation, then between words — never cut.
+Paragraphs are lines (blank lines between them are kept as layout). A sentence ends at one of its language's
+sentence-final marks, or at ?, ! or a full stop, followed by whitespace, with any closing quotes or brackets kept on
+the sentence: the danda family (।, ॥) in the North Indian scripts, ۔ and ؟ in Urdu, Kashmiri and Sindhi, ᱾ and ᱿ in
+Santali's Ol Chiki, ꯫ (and ꫰, ꫱) in Meitei Mayek; Latin full stops end sentences in every language (Tamil, Telugu,
+Kannada, Malayalam, Gujarati and Marathi news use nothing else). A full stop after a known abbreviation or initials
+(डॉ., श्री., U.S., ডা.; in the Dravidian scripts any one-letter word, as in மு.க. ஸ்டாலின் or కె. చంద్రశేఖర్) does not
+end a sentence, and decimals (3.5) never do because a sentence boundary needs whitespace after the mark. Sentences
+the model could not take whole (over its source-token limit) are split further at clause punctuation, then between
+words — never cut.
 """
 
 from collections.abc import Callable
@@ -12,21 +16,55 @@ from dataclasses import dataclass
 
 import regex
 
-# Matched from the start of a run of marks only, without backtracking: a start inside the run, or a shorter run,
-# could not be followed by whitespace either, and retrying them made a long run of dandas quadratic.
-_SENTENCE_END = regex.compile(r"""(?<![।॥?!.])[।॥?!.]++["'”’»)\]]*+(?=\s)""")
+# Sentence-final marks besides ".", "?" and "!", by script (ISO 15924: the FLORES code's suffix).
+_FINAL_MARKS = {
+    "Deva": "।॥", "Beng": "।॥", "Guru": "।॥", "Orya": "।॥", "Gujr": "।॥",
+    "Arab": "۔؟", "Olck": "᱾᱿", "Mtei": "꯫꫰꫱",
+}  # fmt: skip
+# Scripts in which a one-letter word before a full stop is an initial: their sentences end in longer words.
+_INITIALS_SCRIPTS = frozenset(("Taml", "Telu", "Knda", "Mlym"))
+_CLOSERS = "\"'”’»)]"
+
+
+def _sentence_end(marks: str) -> regex.Pattern:
+    # Matched from the start of a run of marks only, without backtracking: a start inside the run, or a shorter run,
+    # could not be followed by whitespace either, and retrying them made a long run of dandas quadratic.
+    marks, closers = regex.escape("?!." + marks), regex.escape(_CLOSERS)
+    return regex.compile(rf"(?<![{marks}])[{marks}]++[{closers}]*+(?=\s)")
+
+
+_SENTENCE_END = {script: _sentence_end(marks) for script, marks in _FINAL_MARKS.items()}
+_LATIN_SENTENCE_END = _sentence_end("")  # scripts with no marks of their own
 # Words that end in a full stop without ending a sentence. Compared without the stop, case-insensitively.
 _ABBREVIATIONS = frozenset(
     "डॉ श्री श्रीमती सुश्री प्रो पं मो कु स्व सं नं क्र रु जन फर अग सित अक्टू नव दिस "
     # Devanagari letter names used as initials (ए. के. शर्मा); के, की, जी and ई are left out: they end sentences.
     "ए बी सी डी एफ एच जे एल एम एन ओ पी क्यू आर एस टी यू वी डब्ल्यू एक्स वाई जेड "
+    # Marathi and Konkani titles (सौ. = Mrs, प्रा. = Prof., कै. = the late, चि. = young Mr)
+    "सौ प्रा कै चि "
+    # Bengali and Assamese (ডা. = Dr, মো. = Md, ড. = Dr)
+    "ডা ড মো মি শ্রী "
+    # English letter names as initials in the scripts whose news ends sentences with full stops (એસ. એમ. ...,
+    # ಎಸ್. ಎಂ. ಕೃಷ್ಣ); Gujarati's એ and કે are left out: they are words too.
+    "બી સી ડી ઈ એફ જી એચ આઈ જે એલ એમ એન ઓ પી ક્યૂ આર એસ ટી યુ વી ડબલ્યુ એક્સ વાય ઝેડ "
+    "ஏ பி சி டி இ எஃப் ஜி எச் ஐ ஜே கே எல் எம் என் ஓ க்யூ ஆர் எஸ் டபிள்யூ எக்ஸ் ஒய் இசட் "
+    "ఎ బి సి డి ఇ ఎఫ్ జి హెచ్ ఐ జె కె ఎల్ ఎం ఎన్ ఒ పి క్యూ ఆర్ ఎస్ టి యు వి డబ్ల్యు ఎక్స్ వై జెడ్ "
+    "ಎ ಬಿ ಸಿ ಡಿ ಇ ಎಫ್ ಜಿ ಎಚ್ ಐ ಜೆ ಕೆ ಎಲ್ ಎಂ ಎನ್ ಒ ಪಿ ಕ್ಯೂ ಆರ್ ಎಸ್ ಟಿ ಯು ವಿ ಡಬ್ಲ್ಯು ಎಕ್ಸ್ ವೈ ಜೆಡ್ "
+    "എ ബി സി ഡി ഇ എഫ് ജി എച്ച് ഐ ജെ കെ എൽ എം എൻ ഒ പി ക്യു ആർ എസ് ടി യു വി ഡബ്ല്യു എക്സ് വൈ ഇസഡ് "
     "mr mrs ms dr prof st jr sr vs etc inc ltd co no nos rs approx govt dept".split()
 )
-_CLAUSE_END = regex.compile(r"(?<=[,;:،]|\s[-–—])\s+")
+_CLAUSE_END = regex.compile(r"(?<=[,;:،؛]|\s[-–—])\s+")
 _PARAGRAPH_BREAK = regex.compile(r"[ \t\f\v]*\n\s*")
 
 
-def _is_abbreviation(text: str, start: int, stop: int) -> bool:
+def _script(lang: str) -> str:
+    script = lang.rpartition("_")[2]
+    if not (len(script) == 4 and script.isascii() and script.isalpha() and script.istitle()):
+        raise ValueError(f"not a FLORES-200 language code: {lang!r}")
+    return script
+
+
+def _is_abbreviation(text: str, start: int, stop: int, initials: bool) -> bool:
     """Whether the word before the full stop at ``stop`` (in whitespace-normalized ``text``, the sentence having
     begun at ``start``) is an abbreviation. Looks at that word only, so that a paragraph of initials stays linear."""
     word = text[max(text.rfind(" ", start, stop) + 1, start) : stop]
@@ -39,17 +77,22 @@ def _is_abbreviation(text: str, start: int, stop: int) -> bool:
     # enough, since है, ने, में are one syllable too.
     parts = word.split(".")
     if len(parts) == 1:
+        if initials:
+            return len(regex.findall(r"\X", word)) == 1
         return len(word) == 1 and word.isascii() and word.isalpha()
     return all(0 < len(regex.findall(r"\X", part)) <= 2 for part in parts)
 
 
-def split_sentences(paragraph: str) -> list[str]:
-    """Sentences of one paragraph, whitespace-normalized, in order; joining them with spaces gives the paragraph."""
+def split_sentences(paragraph: str, lang: str = "hin_Deva") -> list[str]:
+    """Sentences of one paragraph in ``lang`` (a FLORES-200 code), whitespace-normalized, in order; joining them with
+    spaces gives the paragraph."""
+    script = _script(lang)
+    initials = script in _INITIALS_SCRIPTS
     text = " ".join(paragraph.split())
     sentences, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        marks = match.group(0)
-        if marks.startswith(".") and len(marks.rstrip("\"'”’»)]")) == 1 and _is_abbreviation(text, start, match.start()):
+    for match in _SENTENCE_END.get(script, _LATIN_SENTENCE_END).finditer(text):
+        marks = match.group(0).rstrip(_CLOSERS)
+        if marks == "." and _is_abbreviation(text, start, match.start(), initials):
             continue
         sentences.append(text[start : match.end()].strip())
         start = match.end()
@@ -81,11 +124,12 @@ class ArticleLayout:
         return text, paragraphs
 
 
-def split_article(text: str) -> ArticleLayout:
-    """Paragraphs (non-blank lines) and their sentences; blank-line separators are kept as "\\n\\n", others "\\n"."""
+def split_article(text: str, lang: str = "hin_Deva") -> ArticleLayout:
+    """Paragraphs (non-blank lines) and their sentences in ``lang``; blank-line separators are kept as "\\n\\n",
+    others "\\n"."""
     pieces = _PARAGRAPH_BREAK.split(text.strip())
     separators = ["\n\n" if sep.count("\n") > 1 else "\n" for sep in _PARAGRAPH_BREAK.findall(text.strip())]
-    paragraphs = [split_sentences(piece) for piece in pieces]
+    paragraphs = [split_sentences(piece, lang) for piece in pieces]
     keep = [i for i, p in enumerate(paragraphs) if p]
     return ArticleLayout([paragraphs[i] for i in keep], [separators[i - 1] for i in keep[1:]])
 
