@@ -18,6 +18,7 @@ from ..jobs import FINISHED, Job, JobStore
 from ..webhooks import check_callback, deliver
 from ..workers import Deadline
 from . import schemas
+from .access import caller_id
 from .errors import STATUS
 from .routes import ERRORS, charge, summarize_out, summarize_work
 
@@ -121,6 +122,7 @@ class JobRunner:
     def __init__(self, store: JobStore, settings, metrics):
         self.store, self.settings, self.metrics = store, settings, metrics
         self.runtime = None
+        self._key_names = {caller_id(k.key): k.name for k in settings.accepted_keys()}  # a job's owner → its key
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._running: dict[str, asyncio.Task] = {}
@@ -168,7 +170,7 @@ class JobRunner:
         body = schemas.SummarizeRequest.model_validate(job.request)
         result = error = None
         try:
-            articles, options = summarize_work(body, self.settings, job.priority)
+            articles, options = summarize_work(body, self.settings, job.priority, self._key_names.get(job.owner))
             deadline = Deadline(self.settings.job_timeout_s)
             task = asyncio.create_task(self.runtime.pipeline.process(articles, options, deadline))
             self._running[job.id] = task
