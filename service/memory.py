@@ -31,7 +31,9 @@ from .sqlite_db import connect, transaction
 log = logging.getLogger(__name__)
 
 SHARED_SCOPE = "shared"  # the one scope of CACHE_SCOPE=shared
-STORE_THREADS = 4  # store calls in flight at once; a hung call holds one until its own wait runs out
+# Store calls in flight at once, reads and writes apart: a lookup never queues behind a slow write (an eviction of
+# a large SQLite file takes seconds). A hung call holds its thread until the store's own wait runs out.
+READ_THREADS, WRITE_THREADS = 4, 2
 PROBE_KEY = b"translation-memory-probe"  # not a 32-byte digest: never an entry's key
 MIN_FILE_BYTES = 512  # SQLite's smallest page: a database file we opened is never shorter
 
@@ -52,9 +54,10 @@ def _corrupt(exc: BaseException) -> bool:
 
 
 def _probe(store) -> None:
-    """A write and a read through the store, as requests do them."""
-    store.put_many({PROBE_KEY: "ok"})
-    if store.get_many([PROBE_KEY]) != {PROBE_KEY: "ok"}:
+    """A write (a new value: a real one) and a read through the store, as requests do them."""
+    value = str(time.time_ns())
+    store.put_many({PROBE_KEY: value})
+    if store.get_many([PROBE_KEY]) != {PROBE_KEY: value}:
         raise RuntimeError("the probe entry was not read back")
 
 
@@ -78,7 +81,7 @@ class SqliteStore:
         self._generation = 0  # bumped by reset: connections of an older generation are closed by their thread
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file this generation opened
         self._seen_mtime_ns = 0  # the file's modification time when it was last checked
-        self._broken = False  # a call found the file corrupt: the next open starts a new one
+        self._broken: tuple[int, int] | None = None  # a file a call found corrupt: the next open replaces it
         self._renewed = ""  # why the last open started a new file (said once by ``probe``)
 
     def __str__(self) -> str:
@@ -113,7 +116,8 @@ class SqliteStore:
     def _open(self) -> sqlite3.Connection:
         """A connection to the file at ``path``; a new file when it is missing, truncated or corrupt."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self._broken or not self.path.exists() or self.path.stat().st_size < MIN_FILE_BYTES:
+        stat = self.path.stat() if self.path.exists() else None
+        if stat is None or stat.st_size < MIN_FILE_BYTES or (stat.st_dev, stat.st_ino) == self._broken:
             self._start_anew("the file was lost, truncated or corrupt")
         try:
             db = self._connect()
@@ -145,7 +149,7 @@ class SqliteStore:
         existed = self.path.exists()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-        self._broken = False
+        self._broken = None
         if existed:
             self._renewed = f"; a new, empty file: {why}"
 
@@ -160,8 +164,9 @@ class SqliteStore:
         """After a failure: every thread opens the file again (a corrupt one is replaced) at its next call."""
         with self._open_lock:
             self._generation += 1
+            if _corrupt(failure):  # only that file: another replica may have replaced it with a good one already
+                self._broken = self._identity
             self._identity = None
-            self._broken = self._broken or _corrupt(failure)
 
     def probe(self) -> str:
         """Raises unless the store reads and writes; says what changed when the file was started anew."""
@@ -187,7 +192,7 @@ class SqliteStore:
     def put_many(self, items: dict[bytes, str]) -> None:
         db = self._connection()
         with transaction(db):
-            db.executemany("INSERT OR IGNORE INTO memory (key, value) VALUES (?, ?)", list(items.items()))
+            db.executemany("INSERT OR REPLACE INTO memory (key, value) VALUES (?, ?)", list(items.items()))
             self._evict(db)
 
     def _evict(self, db: sqlite3.Connection) -> None:
@@ -275,7 +280,8 @@ class Memory:
         self.shared = shared
         self.timeout_s = timeout_s
         self.retry_s = retry_s
-        self._threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="translation-memory")
+        self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="translation-memory-read")
+        self._writers = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="translation-memory-write")
         self._lock = threading.Lock()
         self._up = True
         self._retry_at = 0.0
@@ -300,11 +306,11 @@ class Memory:
         if self.observer is not None:
             self.observer.on_cache_error()
 
-    def _call(self, action: str, fn, *args, wait_out: bool = True):
+    def _call(self, action: str, fn, *args, writes: bool = False, wait_out: bool = True):
         """``(True, fn(*args))`` from the memory's threads, or ``(False, None)`` when it failed, or did not finish
         within ``timeout_s`` (the memory is taken out then unless ``wait_out`` is false: it finishes on its own and
         only its failure counts)."""
-        future = self._threads.submit(fn, *args)
+        future = (self._writers if writes else self._readers).submit(fn, *args)
         done, _ = wait([future], timeout=self.timeout_s)
         if not done:
             if wait_out:
@@ -332,7 +338,7 @@ class Memory:
                 return False
             self._checking = True
         try:
-            ok, renewed = self._call("check", self.store.probe)
+            ok, renewed = self._call("check", self.store.probe, writes=True)
             if ok:
                 with self._lock:
                     self._up = True
@@ -344,7 +350,7 @@ class Memory:
     def start(self) -> None:
         """The first check, at start-up: the log says whether the memory is there (and if not, it comes back by
         itself once the store answers)."""
-        ok, renewed = self._call("start", self.store.probe)
+        ok, renewed = self._call("start", self.store.probe, writes=True)
         if ok:
             log.info("translation memory in %s%s", self.store, renewed)
 
@@ -353,14 +359,14 @@ class Memory:
         if keys and self._usable():
             found = self._call("lookup", self.store.get_many, keys)[1] or {}
             if found:
-                self._after("touch", self._threads.submit(self.store.touch, list(found)))
+                self._after("touch", self._writers.submit(self.store.touch, list(found)))
         if self.observer is not None:
             self.observer.on_cache(kind, len(found), len(keys) - len(found))
         return [found.get(k) for k in keys]
 
     def remember(self, items: dict[bytes, str]) -> None:
         if items and self._usable():
-            self._call("write", self.store.put_many, items, wait_out=False)
+            self._call("write", self.store.put_many, items, writes=True, wait_out=False)
 
     def size_bytes(self) -> float:
         """For the metrics; NaN while the store cannot say."""
@@ -370,7 +376,8 @@ class Memory:
         return float(size) if ok else float("nan")
 
     def close(self) -> None:
-        self._threads.shutdown(cancel_futures=True)  # a call in flight ends within the store's own wait
+        for threads in (self._readers, self._writers):  # a call in flight ends within the store's own wait
+            threads.shutdown(cancel_futures=True)
         try:
             self.store.close()
         except Exception:  # noqa: BLE001 - closing a dead connection

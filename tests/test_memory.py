@@ -467,6 +467,7 @@ def fault_memory(**store) -> Memory:
     errors = []
     memory = open_memory(settings, {"translation": "f", "summarization": "f"},
                          SimpleNamespace(on_cache=lambda *_: None, on_cache_error=lambda: errors.append(1)))  # fmt: skip
+    assert memory is not None, "no memory at all (a store that fails at start must come back later)"
     memory.errors = errors
     return memory
 
@@ -484,10 +485,11 @@ def ride_out(memory: Memory, caplog, fault, repair=lambda: None, heals_itself=Fa
     with caplog.at_level(logging.INFO, logger="service.memory"):
         wait_until(lambda: round_trip(memory, "before"), "working")
         caplog.clear()
-        fault()
         checks = len(memory.errors) + (1 if heals_itself else 3)  # its failure, then failed checks
-        calls = 0
+        fault()
+        calls, deadline = 0, time.monotonic() + 60
         while len(memory.errors) < checks or calls < 3:
+            assert time.monotonic() < deadline, "the fault was not noticed, or the store not checked again"
             started = time.monotonic()
             answered = round_trip(memory, f"during {calls}")
             assert time.monotonic() - started < 3 * TIMEOUT_MS / 1000 + SLACK_S
@@ -674,7 +676,7 @@ def test_a_request_waits_a_bounded_time_on_a_locked_file(with_memory, monkeypatc
     (it stalled 5 s), and the memory answers again once the lock goes."""
     client, path = with_memory
     memory = client.app.state.runtime.pipeline.memory
-    monkeypatch.setattr(memory, "timeout_s", TIMEOUT_MS / 1000)
+    monkeypatch.setattr(memory, "timeout_s", TIMEOUT_MS / 1000, raising=False)  # the service's bound, made small
     script = ("import sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
               "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.read()")  # fmt: skip
     holder = subprocess.Popen([sys.executable, "-c", script, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
