@@ -440,9 +440,9 @@ def test_the_shared_scope_is_one_memory_for_every_key(keyed, monkeypatch, tmp_pa
     beta_work, shared = work_of(keyed, lambda: keyed.post("/summarize", json=body, headers=BETA))
     assert alpha_work > 0 and beta_work == 0 and shared["meta"]["cache"]["summary_reused"] is True
     settings = Settings(cache="on", cache_dir=str(tmp_path), cache_scope="shared")
-    for scope, shared in (("shared", True), ("key", False)):
+    for scope, one_memory in (("shared", True), ("key", False)):
         opened = open_memory(settings.model_copy(update={"cache_scope": scope}), {"translation": "f"})
-        assert opened.shared is shared
+        assert opened.shared is one_memory
         opened.close()
 
 
