@@ -249,7 +249,9 @@ class RedisStore:
         pipe = self.client.pipeline(transaction=False)
         for key, value in items.items():
             pipe.set(self.prefix + key, value, ex=self.ttl_s)
-        pipe.execute()
+        # The server's error alone: redis-py's message would quote the command, a translation, into the log.
+        if errors := [r for r in pipe.execute(raise_on_error=False) if isinstance(r, Exception)]:
+            raise errors[0]
 
     def reset(self, failure: BaseException | None = None) -> None:
         """The client drops a broken connection itself and connects again at the next call."""
