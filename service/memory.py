@@ -268,10 +268,11 @@ class RedisStore:
 
 
 class Memory:
-    """A store behind a guard. Store calls run on the memory's threads; a caller waits for one at most ``timeout_s``.
-    A store error, or a lookup not answered in time, takes the memory out (one warning): calls are then skipped (a
-    miss, a skipped write) and counted, and every ``retry_s`` one call checks the store (reopened) with a write and a
-    read before it is used again (one line: it is back). A write not done in time goes on without its caller.
+    """A store behind a guard. Store calls run on the memory's threads; a caller waits for one at most ``timeout_s``
+    (past it, a miss or a skipped write for that caller: the call goes on, and counts if it fails). A store error
+    takes the memory out (one warning): calls are then skipped and counted, and every ``retry_s`` one call checks the
+    store (reopened) with a write and a read, within ``timeout_s``, before it is used again (one line: it is back).
+    A slow answer alone never takes it out: on a starved CPU that would only add model work.
     ``observer.on_cache(kind, hits, misses)`` and ``observer.on_cache_error()`` feed the metrics."""
 
     def __init__(self, store, fingerprints: dict[str, str], observer=None, *, shared: bool, timeout_s: float,
@@ -308,16 +309,17 @@ class Memory:
         if self.observer is not None:
             self.observer.on_cache_error()
 
-    def _call(self, action: str, fn, *args, writes: bool = False, wait_out: bool = True):
+    def _call(self, action: str, fn, *args, writes: bool = False, wait_out: bool = False):
         """``(True, fn(*args))`` from the memory's threads, or ``(False, None)`` when it failed, or did not finish
-        within ``timeout_s`` (the memory is taken out then unless ``wait_out`` is false: it finishes on its own and
-        only its failure counts)."""
+        within ``timeout_s``: then it is dropped if it has not started (nothing queues up behind a hung store), else
+        it finishes on its own and counts if it fails; with ``wait_out`` the time out itself is a failure."""
         future = (self._writers if writes else self._readers).submit(fn, *args)
         done, _ = wait([future], timeout=self.timeout_s)
         if not done:
+            dropped = future.cancel()
             if wait_out:
                 self._failed(action, TimeoutError(f"no answer within {self.timeout_s * 1000:g} ms"))
-            else:
+            elif not dropped:
                 self._after(action, future)
             return False, None
         if (exc := future.exception()) is not None:
@@ -340,7 +342,7 @@ class Memory:
                 return False
             self._checking = True
         try:
-            ok, renewed = self._call("check", self.store.probe, writes=True)
+            ok, renewed = self._call("check", self.store.probe, writes=True, wait_out=True)
             if ok:
                 with self._lock:
                     self._up = True
@@ -350,10 +352,13 @@ class Memory:
             self._checking = False
 
     def start(self) -> None:
-        """The first check, at start-up: the log says whether the memory is there (and if not, it comes back by
-        itself once the store answers)."""
-        ok, renewed = self._call("start", self.store.probe, writes=True)
-        if ok:
+        """The first check, at start-up (no request waits: as long as the store's own wait): the log says whether
+        the memory is there, and if not, it comes back by itself once the store answers."""
+        try:
+            renewed = self.store.probe()
+        except Exception as exc:  # noqa: BLE001 - a store that fails at start is tried again like any other
+            self._failed("start", exc)
+        else:
             log.info("translation memory in %s%s", self.store, renewed)
 
     def lookup(self, kind: str, keys: list[bytes]) -> list[str | None]:
@@ -368,7 +373,7 @@ class Memory:
 
     def remember(self, items: dict[bytes, str]) -> None:
         if items and self._usable():
-            self._call("write", self.store.put_many, items, writes=True, wait_out=False)
+            self._call("write", self.store.put_many, items, writes=True)
 
     def size_bytes(self) -> float:
         """For the metrics; NaN while the store cannot say."""
