@@ -10,10 +10,10 @@ plus the request's beam count.
 
 Stores: SQLite in WAL mode on local disk (default; bounded by its size, least recently used entries evicted) or
 Redis shared between replicas (entries expire after a TTL; Redis' own ``maxmemory-policy`` bounds it). Every store
-call runs on the memory's own threads and a request waits for it at most ``CACHE_TIMEOUT_MS``: a store that fails or
-does not answer is left out (one warning), the request is served as if nothing were cached, and the store is tried
-again every ``CACHE_RETRY_S`` (reopened: a lost, truncated or corrupt SQLite file is replaced by a new one) until it
-answers (one line: it is back).
+call runs on the memory's own threads and a request waits for it at most ``CACHE_TIMEOUT_MS``, then is served as if
+nothing were cached. A store that fails (a lock, a lost file, a full disk, Redis down, stalled or refusing) is left
+out (one warning) and checked again every ``CACHE_RETRY_S`` (reopened: a lost, truncated or corrupt SQLite file is
+replaced by a new one) until it answers (one line: it is back).
 """
 
 import hashlib
@@ -47,10 +47,9 @@ class MemoryFileLost(Exception):
     """The SQLite file is not the one the store opened any more: removed, replaced or truncated."""
 
 
-def _corrupt(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.DatabaseError) and (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in (
-        sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB,
-    )  # fmt: skip
+def _corrupt(exc: BaseException | None) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None) or 0
+    return isinstance(exc, sqlite3.DatabaseError) and (code & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _probe(store) -> None:
