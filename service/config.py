@@ -141,6 +141,19 @@ class Settings(BaseSettings):
         None, pattern=r"^rediss?://", description="redis://host:port/db: a memory shared by replicas (replaces SQLite)"
     )
     cache_ttl_s: int = Field(30 * 86400, ge=1, description="lifetime of a Redis entry")
+    cache_scope: Literal["key", "shared"] = Field(
+        "key",
+        description="key = each API key reads only what it sent itself (an open service, without keys, is one scope; "
+        "summarize-file in-process has its own); shared = one memory for every caller (one newsroom's editor page "
+        "and CMS)",
+    )
+    cache_timeout_ms: float = Field(
+        250, gt=0, description="the longest a request waits on the memory per lookup or write; past it (or on an "
+        "error) it is served without the memory",
+    )
+    cache_retry_s: float = Field(
+        10, gt=0, description="while the memory fails, how often one request checks it again (and reopens it)"
+    )
 
     # --- jobs and webhooks -------------------------------------------------------------------------------------------
     jobs_db: Path | None = Field(None, description="the SQLite file of accepted jobs; default: <models_dir>/jobs/jobs.sqlite3")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the API imports this module and must not pull in torch
 
 SUMMARY_SENTENCES = 2  # sentences of a summary, for the admission estimate (the English summary is translated)
 CHARS_PER_SENTENCE = 90  # Hindi news, for the estimate before splitting (seed article 92, the corpus 87)
+LOCAL_SCOPE = "local"  # the translation memory's part for work started in this process (summarize-file, scripts)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class JobOptions:
     priority: str = "interactive"  # the engines' lane: "interactive" or "bulk" (service.engine.scheduler)
     format: str = "text"  # "html": the text is a post body; its translation keeps the markup (text.html_doc)
     html_attributes: bool = False  # HTML mode: translate alt and title attributes too
+    cache_scope: str = LOCAL_SCOPE  # whose translation memory: "key:<name>" or "open" (HTTP callers, api.routes)
 
 
 @dataclass
@@ -160,6 +162,7 @@ class Pipeline:
         use_memory: bool = True,
         tally: CacheTally | None = None,
         lane: str = "interactive",
+        scope: str = LOCAL_SCOPE,
     ) -> list[str]:
         """Sentences → English, in order. With the translation memory, only the pieces it does not hold go to the
         engine; the model's outputs are kept before placeholders are restored, so a hit takes this request's."""
@@ -173,7 +176,7 @@ class Pipeline:
             pieces = self.translator.prepare(sentences, src_lang, deadline)
             if memory is None:
                 return pieces, [], [None] * len(pieces)
-            keys = [memory.key("translation", src_lang, "eng_Latn", beams, p.input_ids) for p in pieces]
+            keys = [memory.key("translation", scope, src_lang, "eng_Latn", beams, p.input_ids) for p in pieces]
             return pieces, keys, memory.lookup("translation", keys)
 
         pieces, keys, decoded = await workers.run(deadline, prepare)
@@ -202,9 +205,12 @@ class Pipeline:
         num_beams: int | None = None,
         deadline: Deadline | None = None,
         use_memory: bool = True,
+        scope: str = LOCAL_SCOPE,
     ):
         """A whole text, paragraph-preserving: returns (English text, English paragraphs)."""
-        return layout.join(await self.translate_sentences(layout.sentences, src_lang, num_beams, deadline, use_memory))
+        return layout.join(
+            await self.translate_sentences(layout.sentences, src_lang, num_beams, deadline, use_memory, scope=scope)
+        )
 
     async def translate_document(
         self,
@@ -215,11 +221,14 @@ class Pipeline:
         use_memory: bool = True,
         tally: CacheTally | None = None,
         lane: str = "interactive",
+        scope: str = LOCAL_SCOPE,
     ) -> tuple[str, list[str], str]:
         """HTML mode: every text node's sentences translated (pooled with all other work), written back into the
         document: (English text, English paragraphs, sanitized HTML), the first two as ``translate_layout``'s."""
         sentences = document.sentences
-        english = await self.translate_sentences(sentences, src_lang, num_beams, deadline, use_memory, tally, lane)
+        english = await self.translate_sentences(
+            sentences, src_lang, num_beams, deadline, use_memory, tally, lane, scope
+        )
         html, paragraphs = await self.text_workers.run(deadline, document.fill, english)
         return "\n".join(paragraphs), paragraphs, html
 
@@ -232,6 +241,7 @@ class Pipeline:
         deadline: Deadline | None = None,
         use_memory: bool = True,
         lane: str = "interactive",
+        scope: str = LOCAL_SCOPE,
     ):
         """The Hindi summary of a cleaned article, and what was fed to mT5 (``prepared``); reused from the memory
         when mT5's input is the same (an edit past the lead's 512 tokens leaves it so): (summary, prepared, reused)."""
@@ -242,7 +252,7 @@ class Pipeline:
             prepared = self.summarizer.prepare(text, policy, deadline)
             if memory is None:
                 return prepared, None, None
-            key = memory.key("summarization", beams, prepared.rows)
+            key = memory.key("summarization", scope, beams, prepared.rows)
             return prepared, key, memory.lookup("summarization", [key])[0]
 
         prepared, key, known = await self.text_workers.run(deadline, prepare)
@@ -276,12 +286,12 @@ class Pipeline:
             if document is not None:
                 result.translation_en, result.paragraphs_en, result.translation_html = await self.translate_document(
                     document, "hin_Deva", options.translation_num_beams, deadline, options.cache, result.cache,
-                    options.priority,
+                    options.priority, options.cache_scope,
                 )
             else:
                 english = await self.translate_sentences(
                     layout.sentences, "hin_Deva", options.translation_num_beams, deadline, options.cache,
-                    result.cache, options.priority,
+                    result.cache, options.priority, options.cache_scope,
                 )
                 result.translation_en, result.paragraphs_en = layout.join(english)
             result.timings_ms["translate"] = _ms_since(t0)
@@ -289,7 +299,8 @@ class Pipeline:
         async def summaries():
             t0 = time.perf_counter()
             hindi, prepared, result.cache.summary_reused = await self.summarize_hindi(
-                text, options.long_article, options.summary_num_beams, deadline, options.cache, options.priority
+                text, options.long_article, options.summary_num_beams, deadline, options.cache, options.priority,
+                options.cache_scope,
             )
             result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
             if "hi" in options.summary_languages:
@@ -297,7 +308,7 @@ class Pipeline:
             if "en" in options.summary_languages:
                 english = await self.translate_sentences(
                     split_sentences(hindi), "hin_Deva", options.translation_num_beams, deadline, options.cache,
-                    lane=options.priority,
+                    lane=options.priority, scope=options.cache_scope,
                 )
                 result.summary_en = " ".join(english)
             result.timings_ms["summarize"] = _ms_since(t0)

@@ -69,6 +69,15 @@ def charge(request: Request, texts) -> None:
     metrics.key_chars.labels(name).inc(chars)
 
 
+def memory_scope(key_name: str | None) -> str:
+    """The caller's part of the translation memory: its API key's name; an open service (no keys) has one."""
+    return f"key:{key_name}" if key_name else "open"
+
+
+def _key_name(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("key_name")
+
+
 def _runtime(request: Request):
     state = request.app.state
     if state.shutting_down:
@@ -155,7 +164,7 @@ def article_out(result: ArticleResult, runtime) -> schemas.ArticleOut:
 async def summarize(body: schemas.SummarizeRequest, request: Request):
     settings = request.app.state.settings
     runtime = _runtime(request)
-    articles, options = summarize_work(body, settings)
+    articles, options = summarize_work(body, settings, key_name=_key_name(request))
     charge(request, [text for _, text in articles])
     if settings.log_article_text:
         log.info("articles", extra={"request_id": request.state.request_id, "articles": articles})
@@ -165,9 +174,9 @@ async def summarize(body: schemas.SummarizeRequest, request: Request):
     return summarize_out(body, results, runtime, request.app.state.metrics)
 
 
-def summarize_work(body: schemas.SummarizeRequest, settings, priority: str | None = None):
-    """A /summarize body (or a job's, with the job's ``priority``) → the pipeline's articles and options; too many
-    articles → 413."""
+def summarize_work(body: schemas.SummarizeRequest, settings, priority: str | None = None, key_name: str | None = None):
+    """A /summarize body (or a job's, with the job's ``priority``) of the caller with ``key_name`` → the pipeline's
+    articles and options; too many articles → 413."""
     if body.articles is not None and len(body.articles) > settings.max_articles_per_request:
         raise ArticleTooLong(
             f"{len(body.articles)} articles in one request; the limit is {settings.max_articles_per_request}"
@@ -184,6 +193,7 @@ def summarize_work(body: schemas.SummarizeRequest, settings, priority: str | Non
         priority=priority or o.priority,
         format=o.format,
         html_attributes=o.html_attributes,
+        cache_scope=memory_scope(key_name),
     )
     return articles, options
 
@@ -210,16 +220,21 @@ async def translate(body: schemas.TranslateRequest, request: Request):
     charge(request, texts)
     script = body.source_lang.split("_")[1]
     pipeline = runtime.pipeline
+<<<<<<< HEAD
 
     options = JobOptions(summary_languages=(), format=body.format, html_attributes=body.html_attributes)
+=======
+    scope = memory_scope(_key_name(request))
+    options = JobOptions(format=body.format, html_attributes=body.html_attributes)
+>>>>>>> wt-memory
 
     async def one(layout, document, deadline) -> schemas.TranslationOut:
         if document is None:
             text, paragraphs = await pipeline.translate_layout(layout, body.source_lang, body.num_beams, deadline,
-                                                               body.cache)  # fmt: skip
+                                                               body.cache, scope)  # fmt: skip
             return schemas.TranslationOut(translation=text, paragraphs=paragraphs)
         text, paragraphs, html = await pipeline.translate_document(document, body.source_lang, body.num_beams,
-                                                                   deadline, body.cache)  # fmt: skip
+                                                                   deadline, body.cache, scope=scope)  # fmt: skip
         return schemas.TranslationOut(translation=text, paragraphs=paragraphs, html=html)
 
     async def work(deadline):
