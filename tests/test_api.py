@@ -183,12 +183,15 @@ def test_device_auto_is_cpu_here():
 
 
 def test_a_request_predicted_to_miss_its_deadline_gets_429_before_any_work(client):
+    from service.engine.scheduler import DrainModel
+
     engines = client.app.state.runtime.engines
     batches_before = [e.stats.batches for e in engines]
-    rates = [e.items_per_s for e in engines]
+    models = [e.drain for e in engines]
     try:
         for engine in engines:
-            engine.items_per_s = 0.01  # as measured by an engine flooded with work: 100 s per item
+            engine.drain = DrainModel(engine.max_batch_size)  # as measured on a flooded engine: 100 s per item
+            engine.drain.observe(1, 100.0)
         started = time.perf_counter()
         response = client.post("/summarize", json={"text": SEED_TEXT}, headers={"X-Request-Timeout": "30"})
         refused_in = time.perf_counter() - started
@@ -199,8 +202,8 @@ def test_a_request_predicted_to_miss_its_deadline_gets_429_before_any_work(clien
         translate = client.post("/translate", json={"texts": ["आज बारिश हुई।", "कल धूप थी।"]})
         assert_error(translate, 429, "overloaded")
     finally:
-        for engine, rate in zip(engines, rates):
-            engine.items_per_s = rate
+        for engine, model in zip(engines, models):
+            engine.drain = model
     assert client.post("/translate", json={"text": "आज बारिश हुई।"}).status_code == 200
 
 

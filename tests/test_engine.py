@@ -278,6 +278,15 @@ def test_beam_search_shortcuts_change_no_token(runtime, num_beams):
 
 
 # --- admission by predicted wait, deadline order, dropped work (issue 26), fair share between keys (issue 25) ------
+def measured(scheduler, items_per_s):
+    """As if the engine had measured its batches: ``items_per_s`` at every size (no fixed cost per batch)."""
+    from service.engine.scheduler import DrainModel
+
+    scheduler.drain = DrainModel(scheduler.max_batch_size)
+    if items_per_s:
+        scheduler.drain.observe(scheduler.max_batch_size, scheduler.max_batch_size / items_per_s)
+
+
 def deadline_in(seconds, caller=""):
     from service.workers import Deadline
 
@@ -289,15 +298,15 @@ def test_work_predicted_to_miss_its_deadline_is_refused_before_any_of_it_is_queu
     first = scheduler.submit(["running"], [1])
     started.wait(10)
     scheduler.submit([f"q{i}" for i in range(40)], [1] * 40, deadline=deadline_in(4.5))
-    scheduler.items_per_s = 10.0  # a measured drain rate: the 40 items ahead (earlier deadline) take 4 s
+    measured(scheduler, 10.0)  # the 40 items ahead (earlier deadline) take 4 s
     with pytest.raises(Overloaded) as refused:
         scheduler.admit(20, "interactive", deadline_in(5))  # (40 + 20) / 10 = 6 s > 5 s
     assert refused.value.retry_after_s >= 1 and "predicted" in refused.value.message
     assert scheduler.queue_depth == 40  # nothing of it was queued
     scheduler.admit(5, "interactive", deadline_in(6))  # 4.5 s, within the admission share of 6 s: admitted
     scheduler.admit(1000, "interactive", deadline_in(None))  # no deadline, no refusal
-    scheduler.items_per_s = 0.0
-    scheduler.admit(1000, "interactive", deadline_in(0.5))  # no rate measured yet: admitted
+    measured(scheduler, 0)
+    scheduler.admit(1000, "interactive", deadline_in(0.5))  # no batch measured yet: admitted
     gate.set()
     assert first[0].result(timeout=10) == "running"
     scheduler.close()
@@ -308,7 +317,7 @@ def test_an_urgent_request_sees_less_work_ahead_than_a_patient_one():
     scheduler.submit(["running"], [1])
     started.wait(10)
     scheduler.submit(["patient"] * 30, [1] * 30, deadline=deadline_in(600))
-    scheduler.items_per_s = 10.0
+    measured(scheduler, 10.0)
     assert scheduler.predicted_s(10, "interactive", deadline_in(60).at) == pytest.approx(1.0)  # goes first
     assert scheduler.predicted_s(10, "interactive", deadline_in(900).at) == pytest.approx(4.0)  # waits behind
     assert scheduler.predicted_s(10, "bulk") == pytest.approx(4.0)  # bulk waits for all interactive work
@@ -396,7 +405,7 @@ def test_work_whose_deadline_is_out_of_reach_is_dropped_before_the_deadline():
     batches = []
     # Batches wait up to 60 s to fill to 8 items: the worker looks at the queue each time work arrives.
     scheduler = make_scheduler(lambda p, k: batches.append(list(p)) or p, max_batch_size=8, max_wait_ms=60_000)
-    scheduler.items_per_s = 1.0  # the measured drain rate: 20 items need 20 s even alone
+    measured(scheduler, 1.0)  # 20 items need 20 s even alone
     hopeless = scheduler.submit(["late"] * 20, [1] * 20, deadline=deadline_in(5))
     for future in hopeless:
         with pytest.raises(DeadlineExceeded):
@@ -429,7 +438,7 @@ def test_admitted_work_is_reserved_until_queued_so_a_burst_cannot_all_pass():
     scheduler, gate, started, _ = lane_recorder(batch_size=4)
     scheduler.submit(["running"], [1])
     started.wait(10)
-    scheduler.items_per_s = 10.0  # 10 items per second
+    measured(scheduler, 10.0)
     burst = [deadline_in(5) for _ in range(6)]  # 4 s of time each (the admission share of 5 s)
     admitted = []
     for deadline in burst:  # each wants 15 items (1.5 s) and none has queued anything yet
@@ -446,3 +455,19 @@ def test_admitted_work_is_reserved_until_queued_so_a_burst_cannot_all_pass():
     assert scheduler.predicted_s(0, "interactive", math.inf) == pytest.approx(1.5)
     gate.set()
     scheduler.close()
+
+
+def test_the_drain_model_predicts_full_batches_from_small_ones():
+    """A quiet engine measures small batches; what a backlog takes follows from the line through them."""
+    from service.engine.scheduler import DrainModel
+
+    model = DrainModel(full=64)
+    assert model.seconds(10) is None and model.items_per_s == 0
+    for items, seconds in ((1, 1.1), (2, 1.2), (4, 1.4), (8, 1.8)):  # 1 s a batch plus 0.1 s a row
+        model.observe(items, seconds)
+    assert model.seconds(64) == pytest.approx(7.4) and model.seconds(130) == pytest.approx(2 * 7.4 + 1.2)
+    assert model.items_per_s == pytest.approx(64 / 7.4)
+    for _ in range(30):  # the machine got twice as slow: the fit follows
+        model.observe(8, 3.6)
+        model.observe(2, 2.4)
+    assert model.seconds(64) == pytest.approx(14.8, rel=0.02)

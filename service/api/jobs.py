@@ -130,13 +130,9 @@ class JobRunner:
     def __init__(self, store: JobStore, settings, metrics):
         self.store, self.settings, self.metrics = store, settings, metrics
         self.runtime = None
-<<<<<<< HEAD
+        self._key_names = {caller_id(k.key): k.name for k in settings.accepted_keys()}  # a job's owner → its key
         self._work = asyncio.Event()
         self._hooks = asyncio.Event()
-=======
-        self._key_names = {caller_id(k.key): k.name for k in settings.accepted_keys()}  # a job's owner → its key
-        self._wake = asyncio.Event()
->>>>>>> wt-memory
         self._tasks: list[asyncio.Task] = []
         self._running: dict[str, asyncio.Task] = {}
         self._deliveries: dict[str, tuple[str, asyncio.Task]] = {}  # job id → (host, task)
@@ -235,12 +231,8 @@ class JobRunner:
     async def _run(self, job: Job) -> None:
         result = error = None
         try:
-<<<<<<< HEAD
             body = schemas.SummarizeRequest.model_validate(job.request)
-            articles, options = summarize_work(body, self.settings, job.priority)
-=======
             articles, options = summarize_work(body, self.settings, job.priority, self._key_names.get(job.owner))
->>>>>>> wt-memory
             deadline = Deadline(self.settings.job_timeout_s)
             task = asyncio.create_task(self.runtime.pipeline.process(articles, options, deadline))
             self._running[job.id] = task

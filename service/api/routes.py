@@ -106,7 +106,7 @@ async def _run(request: Request, work):
     """Run ``work(deadline)`` under the request deadline. A request past its deadline, or whose caller hung up, is
     abandoned: its queued model work is dropped and its text work stops at the next sentence."""
     timeout_s = request_timeout_s(request)
-    deadline = Deadline(timeout_s, request.scope.get("state", {}).get("key_name") or "")
+    deadline = Deadline(timeout_s, _key_name(request) or "")
     task = asyncio.ensure_future(work(deadline))
     request.app.state.request_tasks.add(task)
 
@@ -220,13 +220,8 @@ async def translate(body: schemas.TranslateRequest, request: Request):
     charge(request, texts)
     script = body.source_lang.split("_")[1]
     pipeline = runtime.pipeline
-<<<<<<< HEAD
-
-    options = JobOptions(summary_languages=(), format=body.format, html_attributes=body.html_attributes)
-=======
     scope = memory_scope(_key_name(request))
-    options = JobOptions(format=body.format, html_attributes=body.html_attributes)
->>>>>>> wt-memory
+    options = JobOptions(summary_languages=(), format=body.format, html_attributes=body.html_attributes)
 
     async def one(layout, document, deadline) -> schemas.TranslationOut:
         if document is None:

@@ -11,12 +11,11 @@ room with the next items in deadline order, bounded by ``max_batch_tokens`` (row
 batch fairly: while several callers wait, the batch's anchor rotates between them and no caller takes more than
 its share of the rows until the others have had theirs, so one key's huge request delays another key's by about one
 batch. A group whose deadline has passed, or that could not finish before it even if it ran alone at the measured
-drain rate, is dropped at once: its futures fail with ``DeadlineExceeded`` (a 504 early, not at the deadline).
+drain model, is dropped at once: its futures fail with ``DeadlineExceeded`` (a 504 early, not at the deadline).
 
-Admission: the engine measures its drain rate (items per second over the batches it takes from a backlog: under load,
-batches are full; it falls to a slower batch's rate at once and rises slowly) and predicts when
-new work would be done: the items ahead of it in its lane (those with earlier deadlines; all interactive work for
-the bulk lane) plus its own, over the rate. ``admit`` refuses work predicted to miss its deadline (``Overloaded``,
+Admission: the engine fits its batches' times to their sizes (``DrainModel``) and predicts when new work would be
+done: the items ahead of it in its lane (those with earlier deadlines; all interactive work for the bulk lane) plus
+its own, in full batches. ``admit`` refuses work predicted to miss its deadline (``Overloaded``,
 with the Retry-After that estimate gives) before any of it is queued.
 
 Two lanes: ``interactive`` (synchronous requests, interactive jobs) and ``bulk`` (jobs, archives). A batch is formed
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 RunBatch = Callable[[list[Any], Hashable], Sequence[Any]]
 LANES = ("interactive", "bulk")
 INTERACTIVE_STREAK = 4  # interactive batches in a row while bulk waits, then one bulk batch
-RATE_WEIGHT = 0.2  # weight of a faster batch in the drain rate's moving average (a slower one sets it)
 SWEEP_S = 0.05  # how often the queue is searched for work whose deadline is out of reach
 ADMIT_SHARE = 0.8  # work is admitted when predicted to finish within this share of the time its request has left
 
@@ -74,6 +72,49 @@ class _Item:
     cost: int
     group: _Group
     future: Future = field(default_factory=Future)
+
+
+class DrainModel:
+    """How long batches take, as a line fitted to recent batches: seconds = a + b × items (``a``: a batch's fixed
+    cost, ``b``: each row's). A batch's time at the size a backlog gives (``full`` items) follows, and from it how long
+    a queue of any length takes to drain, whether the batches measured so far were small (a quiet hour) or full. Older
+    batches weigh ``DECAY`` less with each new one, so the fit follows the machine as its load changes."""
+
+    DECAY = 0.8
+
+    def __init__(self, full: int):
+        self.full = full
+        self._sums = [0.0] * 5  # weight, Σn, Σt, Σn², Σnt
+
+    def observe(self, items: int, seconds: float) -> None:
+        new = (1, items, seconds, items * items, items * seconds)
+        self._sums = [self.DECAY * old + x for old, x in zip(self._sums, new)]
+
+    def line(self) -> tuple[float, float] | None:
+        """(a, b), or None before any batch was measured."""
+        w, n, t, nn, nt = self._sums
+        if w < 1e-9 or n <= 0:
+            return None
+        spread = nn * w - n * n
+        b = (nt * w - n * t) / spread if spread > 1e-9 * w * w else 0.0
+        if b <= 0:  # one batch size so far, or noise: all the time per row
+            return 0.0, t / n
+        return max(0.0, (t - b * n) / w), b
+
+    def seconds(self, items: int) -> float | None:
+        """How long ``items`` queued items take in batches of up to ``full`` (None: nothing measured yet)."""
+        line = self.line()
+        if line is None:
+            return None
+        a, b = line
+        batches, rest = divmod(max(0, items), self.full)
+        return batches * (a + b * self.full) + (a + b * rest if rest else 0.0)
+
+    @property
+    def items_per_s(self) -> float:
+        """The drain rate of a backlog (full batches); 0 before any batch was measured."""
+        full_batch = self.seconds(self.full)
+        return self.full / full_batch if full_batch else 0.0
 
 
 @dataclass
@@ -158,11 +199,10 @@ class BatchScheduler:
         self.max_queued_items = max_queued_items
         self.on_batch = on_batch  # (engine, rows, padded tokens, seconds) after each batch
         self.stats = SchedulerStats()
-        self.items_per_s = 0.0  # the drain rate: items per second of model time (slowest recent batches weigh most)
+        self.drain = DrainModel(max_batch_size)  # batch times: the drain rate and admission's predictions
         self._lanes = {lane: _Lane() for lane in LANES}
         self._seq = itertools.count()
         self._streak = 0  # interactive batches in a row while bulk work waited
-        self._backlogged = False  # whether the batch being run was taken from a backlog (it measures the rate)
         self._swept_at = -math.inf  # when _drop_hopeless last looked at the queue
         self._reserved: dict[int, _Reservation] = {}  # by id() of the admitted request's Deadline
         self._new_work = False  # work arrived since then (it is looked at before it can run)
@@ -192,22 +232,25 @@ class BatchScheduler:
                 "send its articles or texts in several requests"
             )
 
-    def lane_rate(self, lane: str) -> float:
-        """Items per second the lane drains: the engine's rate, less the bulk batches' turns while bulk waits."""
+    @property
+    def items_per_s(self) -> float:
+        return self.drain.items_per_s
+
+    def _lane_share(self, lane: str) -> float:
+        """The share of the engine's batches a lane gets: interactive gives bulk one batch in five while bulk waits."""
         if lane == "interactive" and self._lanes["bulk"].items:
-            return self.items_per_s * INTERACTIVE_STREAK / (INTERACTIVE_STREAK + 1)
-        return self.items_per_s
+            return INTERACTIVE_STREAK / (INTERACTIVE_STREAK + 1)
+        return 1.0
 
     def predicted_s(self, count: int, lane: str = "interactive", deadline_at: float = math.inf,
                     exclude: int | None = None) -> float | None:  # fmt: skip
         """Seconds until ``count`` more items with this deadline would be done: the work ahead of them in their lane
         (earlier deadlines first; the bulk lane waits for all interactive work too) plus their own, over the drain
         rate. None until a batch has measured the rate."""
-        rate = self.lane_rate(lane)
-        if rate <= 0:
-            return None
         with self._cond:
-            return (self._items_ahead(lane, deadline_at, exclude) + count) / rate
+            ahead = self._items_ahead(lane, deadline_at, exclude)
+        seconds = self.drain.seconds(ahead + count)
+        return None if seconds is None else seconds / self._lane_share(lane)
 
     def _items_ahead(self, lane: str, deadline_at: float, exclude: int | None = None) -> int:
         """Queued and reserved items that go before work of this deadline in this lane (with the lock held)."""
@@ -256,10 +299,8 @@ class BatchScheduler:
 
     def retry_after_s(self, count: int) -> int:
         """Seconds until ``count`` more items would fit in the queue, at the measured drain rate (1 to 60)."""
-        excess = self.queue_depth + count - self.max_queued_items
-        if self.items_per_s <= 0:
-            return 1
-        return max(1, min(60, math.ceil(excess / self.items_per_s)))
+        seconds = self.drain.seconds(self.queue_depth + count - self.max_queued_items)
+        return 1 if seconds is None else max(1, min(60, math.ceil(seconds)))
 
     def submit(
         self, payloads: Sequence[Any], costs: Sequence[int], key: Hashable = None, lane: str = "interactive",
@@ -341,7 +382,7 @@ class BatchScheduler:
             if batch is None:
                 return
             if batch:
-                self._run(batch, measure=self._backlogged)
+                self._run(batch)
 
     def _wait_for_batch(self) -> list[_Item] | None:
         """With the lock held: wait until a batch is due, then take it. None once closed."""
@@ -440,9 +481,6 @@ class BatchScheduler:
                 state.remove(group)
         if state.turns and state.turns[0] == head.caller:  # the next batch is anchored on the next caller
             state.turns.rotate(-1)
-        # Only a batch taken from a backlog measures the drain rate: a lone item's batch (a warm-up, a quiet hour)
-        # says how fast one item goes, not how fast a queue drains.
-        self._backlogged = len(batch) >= self.max_batch_size or self.queue_depth > 0
         # An item cancelled after the window was read is dropped now; the rest are marked running.
         return [item for item in batch if item.future.set_running_or_notify_cancel()]
 
@@ -458,7 +496,7 @@ class BatchScheduler:
             for group in list(state.groups()):
                 if group.deadline_at == math.inf:
                     continue
-                alone_s = len(group.items) / self.items_per_s if self.items_per_s > 0 else 0.0
+                alone_s = self.drain.seconds(len(group.items)) or 0.0
                 if now + alone_s <= group.deadline_at:
                     continue
                 state.remove(group)
@@ -470,7 +508,7 @@ class BatchScheduler:
                             "queue; the work was dropped"))  # fmt: skip
                 group.items = []
 
-    def _run(self, batch: list[_Item], measure: bool = False) -> None:
+    def _run(self, batch: list[_Item]) -> None:
         start = time.perf_counter()
         try:
             results = self.run_batch([item.payload for item in batch], batch[0].group.key)
@@ -490,10 +528,7 @@ class BatchScheduler:
             return
         seconds = time.perf_counter() - start
         self.stats.record(len(batch), batch[0].group.lane)
-        if measure:  # falls at once (admission must not promise what a busier machine cannot do), rises slowly
-            rate = len(batch) / max(seconds, 1e-6)
-            rising = self.items_per_s > 0 and rate > self.items_per_s
-            self.items_per_s = (1 - RATE_WEIGHT) * self.items_per_s + RATE_WEIGHT * rate if rising else rate
+        self.drain.observe(len(batch), seconds)
         if self.on_batch:
             self.on_batch(self.name, len(batch), len(batch) * max(i.cost for i in batch), seconds)
         for item, result in zip(batch, results):
