@@ -216,7 +216,7 @@ def test_a_bad_request_timeout_header_is_a_422_that_names_it(client, value):
 
 
 def test_the_request_timeout_header_is_capped_by_the_setting(client):
-    ok = client.post("/translate", json={"text": "आज बारिश हुई।"}, headers={"X-Request-Timeout": "1e9"})
+    ok = client.post("/translate", json={"text": "आज बारिश हुई।"}, headers={"X-Request-Timeout": "999999999"})
     assert ok.status_code == 200
 
 
