@@ -1,0 +1,225 @@
+"""The ``name`` check: a proper name in an English output that the source does not have.
+
+A name is a capitalized word that is no ordinary word: not one of the lexicon's titles, institutions and function
+words, not a month, weekday or number, not shaped like an English common noun (-tion, -ment, …); at the start of a
+sentence, also not a word the text writes in lower case elsewhere. An all-capital word is an acronym.
+
+Names are compared by sound, not spelling: the source is romanized with indic-transliteration (ITRANS), and both
+sides are reduced to a consonant skeleton (vowels dropped, aspiration and the letters English and Hindi confuse
+merged: श/ष/स = s, व = v = w, ज़ = z = j, फ़ = f = ph), so Narendra = नरेंद्र, Lucknow = लखनऊ, Vijayvargiya =
+विजयवर्गीय; one letter more or less is tolerated in longer names (Jaishankar = जयशंकर). A name may be one word on
+one side and two on the other (Lok Sabha = लोकसभा). An acronym passes as a word (ISRO = इसरो, BJP = भाजपा), spelled
+out in Hindi letters (BJP = बीजेपी) or as the initials of the source's words (UP = उत्तर प्रदेश). Demonyms pass by
+their country (Pakistani, Russians), exonyms by a table (India = भारत).
+"""
+
+from indic_transliteration import sanscript
+from indicnlp.transliterate.acronym_transliterator import LatinToIndicAcronymTransliterator
+
+from ..text.patterns import compile_linear
+from .figures import MONTHS, NUMBER_WORDS, SCALES, WEEKDAYS
+from .findings import Finding
+from .lexicon import ACRONYMS, EXONYMS, FUNCTION_WORDS, HINDI_COMMON, INSTITUTIONS, TITLES
+from .tokens import fold, tokens
+
+ORDINARY = frozenset(FUNCTION_WORDS + TITLES + INSTITUTIONS + ACRONYMS) | {w.lower() for w in (*MONTHS, *WEEKDAYS)}
+ORDINARY |= {w for w in (*NUMBER_WORDS, *SCALES) if w.isascii()}
+# Endings of English common nouns and adjectives that Indian names do not have.
+_COMMON_ENDINGS = ("tion", "tions", "sion", "sions", "ment", "ments", "ness", "ity", "ities", "ship", "ism", "isms",
+                   "ist", "ists", "ance", "ences", "ence", "ances", "ing", "ings", "ers", "ors", "ure", "ures", "ary",
+                   "ory", "ive", "ives", "ical", "ology", "ics", "ate", "ates", "ies", "ed", "ful", "less", "ous")  # fmt: skip
+_EXONYMS = {word: {fold(h) for h in hindi.split()} for word, hindi in EXONYMS.items() if " " not in word}
+_HINDI_COMMON = frozenset(fold(w) for w in HINDI_COMMON)
+_SENTENCE_BREAK = compile_linear(r"[.!?:;।\n\"“‘(\[]")
+_VOWELS = frozenset("aeiou")
+_FUZZY_FROM = 4  # skeletons this long tolerate one letter more, less or other
+_FUZZY_UNTIL = 16  # longer ones (no name) are compared exactly: their variants would cost time
+_LONGEST_ACRONYM_RUN = 5
+_DEMONYM_ENDINGS = ("ians", "ian", "ans", "an", "ese", "is", "i", "ish", "s")
+_DEVANAGARI_FIXES = str.maketrans({"\u0949": "\u094b", "\u0911": "\u0913", "\u0945": "\u0947", "\u090d": "\u090f"})
+
+
+# --- skeletons ---------------------------------------------------------------------------------------------------------
+def skeleton(latin: str) -> str:
+    """The consonants of a romanized word, as Hindi and English spellings of one name share them."""
+    s = "".join(c for c in latin.lower() if "a" <= c <= "z")
+    s = s.replace("x", "ks").replace("q", "k").replace("z", "j").replace("w", "v").replace("f", "p")
+    s = s.replace("ch", "\0").replace("c", "k").replace("\0", "c")
+    out: list[str] = []
+    for i, c in enumerate(s):
+        previous = s[i - 1] if i else ""
+        if c in _VOWELS:
+            if i == 0:
+                out.append("a")
+        elif c == "h" and i and (previous not in _VOWELS or i == len(s) - 1):
+            continue  # aspiration (bh, th, sh) and a final h (Shah = शाह, Abdullah = अब्दुल्ला)
+        elif not out or out[-1] != c:
+            out.append(c)
+    return "".join(out)
+
+
+def _plain_itrans(itrans: str) -> str:
+    """ITRANS → a plain lower-case spelling: anusvara as m before a labial and ng before h (सिंह = Singh), else n;
+    ज्ञ as gy (ज्ञान = Gyan); the inherent final a dropped, as Hindi speaks it (भारत = Bharat)."""
+    out = []
+    for i, c in enumerate(itrans):
+        if c == "M":
+            following = itrans[i + 1 : i + 2]
+            out.append("m" if following in ("p", "b", "m") else "ng" if following == "h" else "n")
+        else:
+            out.append(c)
+    s = "".join(out).replace("j~n", "gy").replace("~n", "n").replace("~N", "n").replace(".N", "n")
+    if len(s) >= 3 and s[-1] == "a" and s[-2] not in "aeiouAIU":
+        s = s[:-1]
+    return s.lower()
+
+
+def _romanized(words: list[str]) -> list[str]:
+    """Devanagari words → plain romanizations, in one call to the transliterator (one call per word costs more than
+    the transliteration). ड़ and ढ़ are r (सड़क = sadak, but गढ़ = garh), ऑ is o."""
+    prepared = [fold(w.replace("ड़", "र").replace("ढ़", "र").translate(_DEVANAGARI_FIXES)) for w in words]
+    romanized = sanscript.transliterate("\n".join(prepared), sanscript.DEVANAGARI, sanscript.ITRANS).split("\n")
+    return [_plain_itrans(r) for r in romanized]
+
+
+def _deletions(s: str) -> list[str]:
+    return [s[:i] + s[i + 1 :] for i in range(len(s))]
+
+
+# --- the source's names ------------------------------------------------------------------------------------------------
+class SourceNames:
+    """What a source (and, for a summary, the article's English translation) lets an English output name."""
+
+    def __init__(self, source: str, english: str | None = None):
+        words = [t.text for t in tokens(source) if not t.is_number]
+        latin = [w for w in words if w.isascii()]
+        hindi = [w for w in words if not w.isascii()]
+        self.hindi_words = {fold(w) for w in hindi}
+        self.english_words = {w.lower() for w in latin}
+        if english is not None:
+            self.english_words |= {t.text.lower() for t in tokens(english) if not t.is_number}
+        romanized = dict(zip(hindi, _romanized(hindi)))
+        plain = [romanized.get(w, w.lower()) for w in words]
+        kept = [fold(w) not in _HINDI_COMMON for w in words]
+        self.skeletons: set[str] = set()
+        self.shorter: set[str] = set()  # the skeletons with one letter deleted
+        self.substituted: set[tuple[str, int]] = set()  # the same, with the place of the deleted letter
+        for i, word in enumerate(plain):
+            if kept[i]:
+                self._add(skeleton(word))
+                if i + 1 < len(plain) and kept[i + 1]:
+                    self._add(skeleton(word + plain[i + 1]))  # लोक सभा = Loksabha
+        self.initials = set()
+        letters = [word[:1] for word in plain]
+        for i in range(len(letters)):
+            for n in range(2, _LONGEST_ACRONYM_RUN + 1):
+                if i + n <= len(letters):
+                    self.initials.add("".join(letters[i : i + n]))
+
+    def _add(self, s: str):
+        if not s:
+            return
+        self.skeletons.add(s)
+        if _FUZZY_FROM - 1 <= len(s) <= _FUZZY_UNTIL:
+            for i, shorter in enumerate(_deletions(s)):
+                self.shorter.add(shorter)
+                self.substituted.add((shorter, i))
+
+    def sounds_like(self, latin: str) -> bool:
+        """Whether the source has a word of this skeleton, or of one at edit distance one for a longer skeleton
+        (a letter deleted, inserted or replaced: deletion neighbourhoods, so no word is compared with every other)."""
+        s = skeleton(latin)
+        if s in self.skeletons:
+            return True
+        if not _FUZZY_FROM <= len(s) <= _FUZZY_UNTIL:
+            return False
+        if s in self.shorter:  # the source's word has one letter more
+            return True
+        return any(d in self.skeletons or (d, i) in self.substituted for i, d in enumerate(_deletions(s)))
+
+    def has_acronym(self, word: str) -> bool:
+        lower = word.lower()
+        if lower in self.initials or self.sounds_like(lower):
+            return True
+        spelled = LatinToIndicAcronymTransliterator.transliterate(lower, "hi")  # BJP → बीजेपी
+        return fold(spelled) in self.hindi_words or skeleton(_romanized([spelled])[0]) in self.skeletons
+
+    def has_exonym(self, word: str) -> bool:
+        return bool(_EXONYMS.get(word.lower(), set()) & self.hindi_words)
+
+    def has_demonym(self, word: str) -> bool:
+        lower = word.lower()
+        return any(lower.endswith(e) and len(lower) - len(e) >= 3 and self.sounds_like(lower[: -len(e)])
+                   for e in _DEMONYM_ENDINGS)  # fmt: skip
+
+    def supports(self, words: list[str]) -> bool:
+        """Whether the source has the name written as these words (one, or two run together)."""
+        joined = "".join(words)
+        if joined.lower() in self.english_words:
+            return True
+        if len(words) == 1:
+            word = words[0]
+            if word.isupper() and len(word) <= 6 and self.has_acronym(word):
+                return True
+            if self.has_exonym(word) or self.has_demonym(word):
+                return True
+        return self.sounds_like(joined)
+
+
+# --- candidates --------------------------------------------------------------------------------------------------------
+def _is_ordinary(word: str, initial: bool, lower_words: set[str]) -> bool:
+    lower = word.lower()
+    if lower in ORDINARY or (lower.endswith("s") and lower[:-1] in ORDINARY):
+        return True
+    if not word.isupper() and lower.endswith(_COMMON_ENDINGS):
+        return True
+    return initial and lower in lower_words  # "Farmers protested …" when the text also says "farmers"
+
+
+def candidates(text: str) -> list[list[tuple[int, int, str]]]:
+    """Runs of name words in an English text: [[(start, end, word), …], …], a run being words side by side (Sonia
+    Gandhi, Lok Sabha)."""
+    toks = [t for t in tokens(text) if not t.is_number]
+    lower_words = {t.text for t in toks if t.text.islower()}
+    runs: list[list[tuple[int, int, str]]] = []
+    previous_end, joined = 0, False
+    for tok in toks:
+        word = tok.text
+        gap = text[previous_end : tok.start]
+        initial = previous_end == 0 or _SENTENCE_BREAK.search(gap) is not None
+        is_name = (word.isascii() and len(word) >= 2 and word[0].isupper()
+                   and not _is_ordinary(word, initial, lower_words))  # fmt: skip
+        if is_name:
+            if joined and gap in (" ", "-"):
+                runs[-1].append((tok.start, tok.end, word))
+            else:
+                runs.append([(tok.start, tok.end, word)])
+        joined = is_name
+        previous_end = tok.end
+    return runs
+
+
+def check_names(names: SourceNames, output: str, where: str, severity: str, against: str) -> list[Finding]:
+    """Each name word of ``output`` the source does not support, alone or run together with a neighbour; unsupported
+    neighbours are reported as one finding."""
+    findings = []
+    for run in candidates(output):
+        words = [w for _, _, w in run]
+        unsupported = []
+        for i, (start, end, word) in enumerate(run):
+            if names.supports([word]):
+                continue
+            pairs = ([words[i - 1], word] if i else None, [word, words[i + 1]] if i + 1 < len(words) else None)
+            if not any(pair and names.supports(pair) for pair in pairs):
+                unsupported.append((start, end))
+        merged: list[list[int]] = []
+        for start, end in unsupported:
+            if merged and output[merged[-1][1] : start] in (" ", "-"):
+                merged[-1][1] = end
+            else:
+                merged.append([start, end])
+        for start, end in merged:
+            text = output[start:end]
+            detail = f"'{text}' is not in {against}"
+            findings.append(Finding("name", severity, where, (start, end), text, detail))
+    return findings
