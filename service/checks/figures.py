@@ -49,6 +49,7 @@ HINDI_ORDINALS = {"पहला": 1, "पहली": 1, "पहले": 1, "द�
 SOFT_WORDS = {"एक", "one", "once", "twice", "thrice", "first", "second", "पहला", "पहली", "पहले", "दूसरा", "दूसरी",
               "दूसरे"}  # fmt: skip
 SCALES = {"सौ": 100, "हजार": 1000, "लाख": 10**5, "करोड": 10**7, "अरब": 10**9, "खरब": 10**11, "दर्जन": 12,
+          "मिलियन": 10**6, "बिलियन": 10**9, "ट्रिलियन": 10**12,  # English units in Hindi letters (60 मिलियन व्यूज)
           "hundred": 100, "thousand": 1000, "lakh": 10**5, "lac": 10**5, "crore": 10**7, "cr": 10**7,
           "million": 10**6, "mn": 10**6, "billion": 10**9, "bn": 10**9, "trillion": 10**12, "dozen": 12,
           # plural forms count only after a number ("5 lakhs"); alone they are "lakhs of people"
@@ -81,7 +82,7 @@ def _number_words() -> dict[str, int]:
     words |= {word: n for n, word in enumerate(ENGLISH_UNITS)} | {word: n for n, word in enumerate(ENGLISH_ORDINALS)}
     words |= {word: 20 + 10 * i for i, word in enumerate(ENGLISH_TENS)}
     words |= {word: 20 + 10 * i for i, word in enumerate(ENGLISH_TENTHS)}
-    return words | {"hundredth": 100, "once": 1, "twice": 2, "thrice": 3}
+    return words | {"hundredth": 100, "once": 1, "twice": 2, "thrice": 3, "जीरो": 0}  # ग्राउंड जीरो: ground zero
 
 
 NUMBER_WORDS = _number_words()
@@ -207,7 +208,14 @@ class _Group:
             return True
         return self.tens and value < 10 and gap in (" ", "-")
 
-    def add(self, value: Fraction, word: str, end: int):
+    def continued_by(self, tok: Token, gap: str) -> bool:
+        """Whether digits continue this number after its unit: 2 हजार 425 is 2,425, as Hindi writes it."""
+        if self.current is not None or self.last_scale is None or not gap.isspace():
+            return False
+        pieces = _digit_figures(tok, False)
+        return len(pieces) == 1 and isinstance(pieces[0].value, Fraction) and pieces[0].value < self.last_scale
+
+    def add(self, value: Fraction, word: str | None, end: int):
         self.current = value if self.current is None else self.current + value
         self.hundred = False
         self.tens = word in ENGLISH_TENS
@@ -254,7 +262,9 @@ def figures(text: str) -> list[Figure]:
         previous = toks[i - 1] if i else None
         gap = text[previous.end : tok.start] if previous else ""
         following = toks[i + 1] if i + 1 < len(toks) else None
-        if tok.is_number:
+        if tok.is_number and group is not None and group.continued_by(tok, gap):
+            group.add(_digit_figures(tok, False)[0].value, None, tok.end)  # 2 हजार 425, 5 लाख 20 हजार
+        elif tok.is_number:
             flush()
             clock = _CLOCK.match(text, tok.end, tok.end + _CLOCK_WINDOW) is not None
             pieces = _digit_figures(tok, clock)

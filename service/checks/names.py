@@ -13,10 +13,12 @@ out in Hindi letters (BJP = बीजेपी) or as the initials of the source
 their country (Pakistani, Russians), exonyms by a table (India = भारत).
 """
 
+from functools import lru_cache
+
 from indic_transliteration import sanscript
 from indicnlp.transliterate.acronym_transliterator import LatinToIndicAcronymTransliterator
+from spellchecker import SpellChecker
 
-from ..text.patterns import compile_linear
 from .figures import MONTHS, NUMBER_WORDS, SCALES, WEEKDAYS
 from .findings import Finding
 from .lexicon import ACRONYMS, EXONYMS, FUNCTION_WORDS, HINDI_COMMON, INSTITUTIONS, TITLES
@@ -26,12 +28,15 @@ ORDINARY = frozenset(FUNCTION_WORDS + TITLES + INSTITUTIONS + ACRONYMS) | {w.low
 ORDINARY |= {w for w in (*NUMBER_WORDS, *SCALES) if w.isascii()}
 # Endings of English common nouns and adjectives that Indian names do not have.
 _COMMON_ENDINGS = ("tion", "tions", "sion", "sions", "ment", "ments", "ness", "ity", "ities", "ship", "ism", "isms",
-                   "ist", "ists", "ance", "ences", "ence", "ances", "ing", "ings", "ers", "ors", "ure", "ures", "ary",
-                   "ory", "ive", "ives", "ical", "ology", "ics", "ate", "ates", "ies", "ed", "ful", "less", "ous")  # fmt: skip
+                   "ist", "ists", "ance", "ances", "ence", "ences", "ing", "ings", "ers", "ors", "ees", "ents", "ants",
+                   "men", "ical", "ology", "ics", "ies", "ful", "less", "ous", "ive", "ives")  # fmt: skip
+# An English word this frequent (occurrences in pyspellchecker's English corpus) is no name: Tribunal 2,080, Ministry
+# 3,005, Embassy 9,019, Tiger 14,003; Indian names are rarer (Ali 1,518; Raj 759; Delhi 673; Singh 397; Modi none),
+# a few are not (Ram 5,564, China 3,019, John 6,920): those pass unchecked.
+_COMMON_WORD = 2000
 _EXONYMS = {word: {fold(h) for h in hindi.split()} for word, hindi in EXONYMS.items() if " " not in word}
 _HINDI_COMMON = frozenset(fold(w) for w in HINDI_COMMON)
-_SENTENCE_BREAK = compile_linear(r"[.!?:;।\n\"“‘(\[]")
-_VOWELS = frozenset("aeiou")
+_VOWELS = frozenset("aeiouy")
 _FUZZY_FROM = 4  # skeletons this long tolerate one letter more, less or other
 _FUZZY_UNTIL = 16  # longer ones (no name) are compared exactly: their variants would cost time
 _LONGEST_ACRONYM_RUN = 5
@@ -43,17 +48,22 @@ _DEVANAGARI_FIXES = str.maketrans({"\u0949": "\u094b", "\u0911": "\u0913", "\u09
 def skeleton(latin: str) -> str:
     """The consonants of a romanized word, as Hindi and English spellings of one name share them."""
     s = "".join(c for c in latin.lower() if "a" <= c <= "z")
-    s = s.replace("x", "ks").replace("q", "k").replace("z", "j").replace("w", "v").replace("f", "p")
-    s = s.replace("ch", "\0").replace("c", "k").replace("\0", "c")
+    s = s.replace("x", "ks").replace("q", "k").replace("z", "j").replace("f", "p")
+    s = s.replace("ch", "\0").replace("ce", "se").replace("ci", "si").replace("cy", "sy").replace("c", "k")
+    s = s.replace("\0", "c")
     out: list[str] = []
     for i, c in enumerate(s):
-        previous = s[i - 1] if i else ""
-        if c in _VOWELS:
+        previous, following = s[i - 1 : i], s[i + 1 : i + 2]
+        if c in _VOWELS and not (c == "y" and i == 0):
             if i == 0:
-                out.append("a")
-        elif c == "h" and i and (previous not in _VOWELS or i == len(s) - 1):
+                out.append("a")  # an initial vowel counts (Indore, Uttar), not which one
+            continue  # y too: Hindi romanizes य between vowels (सेल्सियस), English does not (Celsius)
+        if c == "h" and i and (previous not in _VOWELS or not following):
             continue  # aspiration (bh, th, sh) and a final h (Shah = शाह, Abdullah = अब्दुल्ला)
-        elif not out or out[-1] != c:
+        if c == "w" and i and following not in _VOWELS:
+            continue  # a vowel's w (Lucknow = लखनऊ, Bhowmik = भौमिक)
+        c = "v" if c == "w" else c
+        if not out or out[-1] != c:
             out.append(c)
     return "".join(out)
 
@@ -167,47 +177,58 @@ class SourceNames:
 
 
 # --- candidates --------------------------------------------------------------------------------------------------------
-def _is_ordinary(word: str, initial: bool, lower_words: set[str]) -> bool:
+@lru_cache(maxsize=1)
+def _english_counts():
+    """How often each English word occurs in pyspellchecker's English corpus (loaded once: about a second)."""
+    return SpellChecker(language="en", distance=1).word_frequency
+
+
+def _is_ordinary(word: str, lower_words: set[str]) -> bool:
     lower = word.lower()
     if lower in ORDINARY or (lower.endswith("s") and lower[:-1] in ORDINARY):
         return True
-    if not word.isupper() and lower.endswith(_COMMON_ENDINGS):
+    if word.isupper():
+        return False  # an acronym: only the lexicon's are ordinary
+    if lower.endswith(_COMMON_ENDINGS) or _english_counts()[lower] >= _COMMON_WORD:
         return True
-    return initial and lower in lower_words  # "Farmers protested …" when the text also says "farmers"
+    # a word the text also writes in lower case (Farmers … farmers; a title-case headline)
+    return lower in lower_words or lower.rstrip("s") in lower_words or lower + "s" in lower_words
 
 
-def candidates(text: str) -> list[list[tuple[int, int, str]]]:
-    """Runs of name words in an English text: [[(start, end, word), …], …], a run being words side by side (Sonia
-    Gandhi, Lok Sabha)."""
-    toks = [t for t in tokens(text) if not t.is_number]
-    lower_words = {t.text for t in toks if t.text.islower()}
-    runs: list[list[tuple[int, int, str]]] = []
-    previous_end, joined = 0, False
-    for tok in toks:
+def lower_case_words(text: str) -> set[str]:
+    return {t.text for t in tokens(text) if t.text.islower()}
+
+
+def candidates(text: str, lower_words: set[str]) -> list[list[tuple[int, int, str, bool]]]:
+    """Runs of capitalized words side by side in an English text (Sonia Gandhi, Lok Sabha, New York): [[(start, end,
+    word, is_name), …], …]. An ordinary word of a run is no name, but a name may be written together with it in the
+    source (न्यूयॉर्क, श्रीकृष्ण). ``lower_words``: the words the whole output writes in lower case."""
+    runs: list[list[tuple[int, int, str, bool]]] = []
+    previous_end, joined = -1, False
+    for tok in tokens(text):
         word = tok.text
-        gap = text[previous_end : tok.start]
-        initial = previous_end == 0 or _SENTENCE_BREAK.search(gap) is not None
-        is_name = (word.isascii() and len(word) >= 2 and word[0].isupper()
-                   and not _is_ordinary(word, initial, lower_words))  # fmt: skip
-        if is_name:
-            if joined and gap in (" ", "-"):
-                runs[-1].append((tok.start, tok.end, word))
+        capitalized = not tok.is_number and word.isascii() and len(word) >= 2 and word[0].isupper()
+        if capitalized:
+            entry = (tok.start, tok.end, word, not _is_ordinary(word, lower_words))
+            if joined and text[previous_end : tok.start] in (" ", "-"):
+                runs[-1].append(entry)
             else:
-                runs.append([(tok.start, tok.end, word)])
-        joined = is_name
+                runs.append([entry])
+        joined = capitalized
         previous_end = tok.end
-    return runs
+    return [run for run in runs if any(is_name for *_, is_name in run)]
 
 
-def check_names(names: SourceNames, output: str, where: str, severity: str, against: str) -> list[Finding]:
+def check_names(names: SourceNames, output: str, where: str, severity: str, against: str,
+                lower_words: set[str] | None = None) -> list[Finding]:
     """Each name word of ``output`` the source does not support, alone or run together with a neighbour; unsupported
-    neighbours are reported as one finding."""
+    neighbours are reported as one finding. ``lower_words``: those of the whole output, when ``output`` is a part."""
     findings = []
-    for run in candidates(output):
-        words = [w for _, _, w in run]
+    for run in candidates(output, lower_case_words(output) if lower_words is None else lower_words):
+        words = [w for _, _, w, _ in run]
         unsupported = []
-        for i, (start, end, word) in enumerate(run):
-            if names.supports([word]):
+        for i, (start, end, word, is_name) in enumerate(run):
+            if not is_name or names.supports([word]):
                 continue
             pairs = ([words[i - 1], word] if i else None, [word, words[i + 1]] if i + 1 < len(words) else None)
             if not any(pair and names.supports(pair) for pair in pairs):

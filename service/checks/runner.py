@@ -9,7 +9,7 @@ from ..text.splitting import split_article
 from . import numbers, surface
 from .findings import Finding, Report
 from .glossary import Glossary, check_glossary
-from .names import SourceNames, check_names
+from .names import SourceNames, check_names, lower_case_words
 from .tokens import sentence_spans
 
 _LINE = compile_linear(r"[^\n]+")
@@ -33,8 +33,9 @@ def _translation_units(source: str, translation: str | None, paragraphs: list[st
     return [("translation", text, source, 0)]
 
 
-def _check_translation(source, translation, paragraphs, glossary: Glossary, names: SourceNames) -> list[Finding]:
+def _check_translation(source, translation, paragraphs, glossary: Glossary, english: str) -> list[Finding]:
     findings = []
+    names, lower_words = SourceNames(source), lower_case_words(english)
     for where, output, unit_source, offset in _translation_units(source, translation, paragraphs):
         found = surface.check_empty(unit_source, output, where)
         if not found:
@@ -42,7 +43,7 @@ def _check_translation(source, translation, paragraphs, glossary: Glossary, name
             found += surface.check_untranslated(output, where)
             found += surface.check_placeholders(unit_source, output, where)
             found += numbers.check_translation(unit_source, output, where)
-            found += check_names(names, output, where, "warning", "the source")
+            found += check_names(names, output, where, "warning", "the source", lower_words)
             found += surface.check_repetition(output, where, source=unit_source)
             found += surface.check_length(unit_source, output, where)
             if glossary:
@@ -73,7 +74,8 @@ def _check_summary(source, english, summary: dict, glossary: Glossary) -> list[F
         findings += surface.check_repetition(english_summary, where, source=source, sentences=True)
         findings += numbers.check_summary(supported, english_summary, where)
         article = "the article" + (" or its translation" if english else "")
-        findings += check_names(SourceNames(source, english), english_summary, where, "error", article)
+        lower_words = lower_case_words(english_summary + "\n" + (english or ""))
+        findings += check_names(SourceNames(source, english), english_summary, where, "error", article, lower_words)
         if glossary and hindi:  # the English summary is a translation of the Hindi one
             findings += check_glossary(glossary, hindi, english_summary, where)
     return findings
@@ -95,7 +97,7 @@ def run_checks(
     findings = []
     english = translation if translation is not None else "\n".join(paragraphs) if paragraphs is not None else None
     if english is not None:
-        findings += _check_translation(source, translation, paragraphs, glossary, SourceNames(source))
+        findings += _check_translation(source, translation, paragraphs, glossary, english)
     if summary:
         findings += _check_summary(source, english, summary, glossary)
     return Report(findings)
