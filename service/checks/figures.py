@@ -23,7 +23,7 @@ from .tokens import Token, fold, tokens
 # Hindi cardinals 0–100. Hindi's are irregular (no tens + unit rule): every number has its own word. Variants of
 # one number are separated by "/"; nukta and candrabindu variants need no entry (see ``fold``).
 HINDI_CARDINALS = """
-शून्य एक दो तीन चार पांच छह/छः/छ: सात आठ नौ दस
+शून्य एक दो तीन चार पांच छह/छः/छ सात आठ नौ दस
 ग्यारह बारह तेरह चौदह पंद्रह/पन्द्रह सोलह सत्रह अठारह उन्नीस बीस
 इक्कीस बाईस तेईस/तेइस चौबीस पच्चीस छब्बीस सत्ताईस/सताईस अट्ठाईस/अठाईस उनतीस/उन्तीस तीस
 इकतीस/इकत्तीस बत्तीस तैंतीस/तेंतीस/तेतीस चौंतीस/चौतीस पैंतीस छत्तीस सैंतीस अड़तीस उनतालीस/उन्तालीस/उंतालीस चालीस
@@ -103,6 +103,7 @@ _RANGE = regex.compile(r"\s*+(?:-|–|—|to|से|or|या|and|और|व)\s*
 _DAY_MONTH_GAP = regex.compile(r"(?:st|nd|rd|th|वां|वीं|वें|वा|वी|वे)?[\s\-/]*+(?:of\s++)?")
 _MONTH_DAY_GAP = regex.compile(r"\.?[\s\-/]*+")
 _DIGIT_RUN = compile_linear("[0-9]+")
+_LARGEST = 10**15  # no figure of the news is larger: units multiply no further (करोड़ करोड़ करोड़ …)
 _MAX_DIGITS = 30  # a longer run of digits is compared as a string (int() of a huge string is slow, and no figure)
 
 
@@ -112,21 +113,30 @@ class Figure:
     start: int
     end: int
     text: str
-    value: object  # a Fraction; a key tuple for months, weekdays and times; a string for an absurd run of digits
+    value: object  # a number (int or Fraction); a key tuple for months, weekdays and times; a string for an absurd run of digits
     soft: bool = False
     kind: str = "figure"  # "figure", "time", "month", "weekday"
     scale: int = 1  # the largest unit written (for ranges whose unit is written once)
     keys: set = field(default_factory=set)
 
     def __post_init__(self):
+        self.value = _hashable(self.value)
         self.keys.add(self.value)
 
     def describe(self) -> str:
         value = self.value
-        if not isinstance(value, Fraction) or self.text.replace(",", "") == str(value):
+        if not isinstance(value, NUMBER) or self.text.replace(",", "") == str(value):
             return f"'{self.text}'"
         shown = f"{value.numerator:,}" if value.denominator == 1 else f"{float(value):,.10g}"
         return f"'{self.text}' ({shown})"
+
+
+NUMBER = (int, Fraction)  # what a figure's value is when it is a number
+
+
+def _hashable(value):
+    """A whole Fraction as an int: equal and of the same hash, and hashed without Fraction's slow modular arithmetic."""
+    return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
 
 
 def _ascii_digits(text: str) -> str:
@@ -191,6 +201,7 @@ class _Group:
         self.soft = soft
         self.prefix = prefix
         self.scale = 1
+        self.current_start = self.unit_end = start
 
     def settle(self):
         """Apply a pending fraction prefix to the number before a unit (साढ़े तीन लाख: 3.5 lakh)."""
@@ -213,13 +224,34 @@ class _Group:
         if self.current is not None or self.last_scale is None or not gap.isspace():
             return False
         pieces = _digit_figures(tok, False)
-        return len(pieces) == 1 and isinstance(pieces[0].value, Fraction) and pieces[0].value < self.last_scale
+        return len(pieces) == 1 and isinstance(pieces[0].value, NUMBER) and pieces[0].value < self.last_scale
 
-    def add(self, value: Fraction, word: str | None, end: int):
+    def add(self, value: Fraction, word: str | None, start: int, end: int):
+        if self.current is None:
+            self.current_start = start
         self.current = value if self.current is None else self.current + value
         self.hundred = False
         self.tens = word in ENGLISH_TENS
         self.end = end
+
+    def accepts(self, scale: int) -> bool:
+        """Whether a unit continues this number: a smaller unit than the last (दो लाख पचास हजार), or a larger one
+        right after a unit (हजार करोड़: a thousand crore), within any real figure's size. Otherwise the unit begins
+        a new number: दो लाख पचास हजार दो लाख is two figures."""
+        if scale < 1000:
+            return not self.hundred
+        if self.last_scale is None or scale < self.last_scale:
+            return True
+        return self.current is None and self.total * scale <= _LARGEST
+
+    def split(self) -> "_Group | None":
+        """The part being written, as a number of its own (this one keeps what its units made)."""
+        if self.current is None or self.last_scale is None:
+            return None
+        rest = _Group(self.current_start, self.end)
+        rest.current, rest.tens, rest.hundred = self.current, self.tens, self.hundred
+        self.current, self.end = None, self.unit_end
+        return rest
 
     def apply_scale(self, scale: int, end: int):
         self.settle()
@@ -235,7 +267,7 @@ class _Group:
             self.current, self.last_scale = None, scale
         self.tens = False
         self.scale = max(self.scale, scale)
-        self.end = end
+        self.end = self.unit_end = end
 
     def figure(self, text: str) -> Figure | None:
         self.settle()
@@ -263,12 +295,12 @@ def figures(text: str) -> list[Figure]:
         gap = text[previous.end : tok.start] if previous else ""
         following = toks[i + 1] if i + 1 < len(toks) else None
         if tok.is_number and group is not None and group.continued_by(tok, gap):
-            group.add(_digit_figures(tok, False)[0].value, None, tok.end)  # 2 हजार 425, 5 लाख 20 हजार
+            group.add(_digit_figures(tok, False)[0].value, None, tok.start, tok.end)  # 2 हजार 425, 5 लाख 20 हजार
         elif tok.is_number:
             flush()
             clock = _CLOCK.match(text, tok.end, tok.end + _CLOCK_WINDOW) is not None
             pieces = _digit_figures(tok, clock)
-            if len(pieces) == 1 and pieces[0].kind == "figure" and isinstance(pieces[0].value, Fraction):
+            if len(pieces) == 1 and pieces[0].kind == "figure" and isinstance(pieces[0].value, NUMBER):
                 group = _Group(tok.start, tok.end)  # a unit may follow: 2.5 लाख
                 group.current = pieces[0].value
             else:
@@ -282,15 +314,19 @@ def figures(text: str) -> list[Figure]:
             else:
                 flush()
                 group = _Group(tok.start, tok.end, soft=key in SOFT_KEYS)
-            group.add(value, key, tok.end)
+            group.add(value, key, tok.start, tok.end)
         elif key in HINDI_FRACTIONS:
             flush()
             group = _Group(tok.start, tok.end)
-            group.add(HINDI_FRACTIONS[key], key, tok.end)
+            group.add(HINDI_FRACTIONS[key], key, tok.start, tok.end)
         elif key in HINDI_FRACTION_PREFIXES:
             flush()
             group = _Group(tok.start, tok.end, prefix=HINDI_FRACTION_PREFIXES[key])
         elif key in SCALES:
+            if group is not None and not group.accepts(SCALES[key]):
+                rest = group.split()
+                flush()
+                group = rest
             if group is None:
                 if key in PLURAL_SCALES:
                     continue
@@ -323,16 +359,16 @@ def figures(text: str) -> list[Figure]:
 def _add_range_keys(found: list[Figure], text: str):
     """2 से 3 लाख: the 2 is 2 lakh too."""
     for first, second in zip(found, found[1:]):
-        if first.scale == 1 and second.scale > 1 and isinstance(first.value, Fraction):
+        if first.scale == 1 and second.scale > 1 and isinstance(first.value, NUMBER):
             if _RANGE.fullmatch(text, first.end, second.start):
-                first.keys.add(first.value * second.scale)
+                first.keys.add(_hashable(first.value * second.scale))
 
 
 def _add_clock_keys(found: list[Figure], text: str):
     """A number before a clock word is an hour: 5 बजे is 5:00, साढ़े दस बजे 10:30, ग्यारह बजकर 15 मिनट 11:15."""
     for i, figure in enumerate(found):
         value = figure.value
-        if figure.kind != "figure" or not isinstance(value, Fraction) or not 0 <= value <= 24:
+        if figure.kind != "figure" or not isinstance(value, NUMBER) or not 0 <= value <= 24:
             continue
         clock = _CLOCK.match(text, figure.end, figure.end + _CLOCK_WINDOW)
         if clock is None:
@@ -342,7 +378,7 @@ def _add_clock_keys(found: list[Figure], text: str):
             figure.keys.add(_time_key(int(hour), int(part * 60)))
         if clock.group().strip() == "बजकर" and part == 0 and i + 1 < len(found):
             minutes = found[i + 1].value
-            if isinstance(minutes, Fraction) and minutes.denominator == 1 and 0 <= minutes < 60:
+            if isinstance(minutes, NUMBER) and minutes.denominator == 1 and 0 <= minutes < 60:
                 both = _time_key(int(hour), int(minutes))
                 figure.keys.add(both)
                 found[i + 1].keys.add(both)

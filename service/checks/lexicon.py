@@ -88,6 +88,7 @@ quarterfinal round olympic olympics games world asian commonwealth medal medals 
 award awards prize prizes honour honor ratna bhushan shri
 report reports index inflation gdp growth rupee rupees dollar dollars
 east west north south northeast northwest southeast southwest
+programme programmes labour centre centres metre metres kilometre kilometres litre litres tonne tonnes jewellery
 """.split()
 
 # Acronyms of titles and institutions that a translation writes where the source spells the words out.

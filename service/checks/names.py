@@ -108,17 +108,17 @@ class SourceNames:
         self.english_words = {w.lower() for w in latin}
         if english is not None:
             self.english_words |= {t.text.lower() for t in tokens(english) if not t.is_number}
-        romanized = dict(zip(hindi, _romanized(hindi)))
+        unique = list(dict.fromkeys(hindi))
+        romanized = dict(zip(unique, _romanized(unique)))
         plain = [romanized.get(w, w.lower()) for w in words]
         kept = [fold(w) not in _HINDI_COMMON for w in words]
         self.skeletons: set[str] = set()
         self.shorter: set[str] = set()  # the skeletons with one letter deleted
         self.substituted: set[tuple[str, int]] = set()  # the same, with the place of the deleted letter
-        for i, word in enumerate(plain):
-            if kept[i]:
-                self._add(skeleton(word))
-                if i + 1 < len(plain) and kept[i + 1]:
-                    self._add(skeleton(word + plain[i + 1]))  # लोक सभा = Loksabha
+        spellings = {w for w, keep in zip(plain, kept) if keep}
+        spellings |= {a + b for a, b, keep_a, keep_b in zip(plain, plain[1:], kept, kept[1:]) if keep_a and keep_b}
+        for spelling in spellings:  # a word, or two run together: लोक सभा = Loksabha
+            self._add(skeleton(spelling))
         self.initials = set()
         letters = [word[:1] for word in plain]
         for i in range(len(letters)):
@@ -127,7 +127,7 @@ class SourceNames:
                     self.initials.add("".join(letters[i : i + n]))
 
     def _add(self, s: str):
-        if not s:
+        if not s or s in self.skeletons:
             return
         self.skeletons.add(s)
         if _FUZZY_FROM - 1 <= len(s) <= _FUZZY_UNTIL:
@@ -183,13 +183,22 @@ def _english_counts():
     return SpellChecker(language="en", distance=1).word_frequency
 
 
+def _frequency(lower: str) -> int:
+    """Occurrences of the word and, for a plural, of its singular (Slogans: slogans 977 + slogan 2,187)."""
+    counts = _english_counts()
+    forms = {lower}
+    if lower.endswith("s"):
+        forms |= {lower[:-1], lower[:-2] if lower.endswith("es") else "", lower[:-3] + "y" if lower.endswith("ies") else ""}
+    return sum(counts[form] for form in forms if form)
+
+
 def _is_ordinary(word: str, lower_words: set[str]) -> bool:
     lower = word.lower()
     if lower in ORDINARY or (lower.endswith("s") and lower[:-1] in ORDINARY):
         return True
     if word.isupper():
         return False  # an acronym: only the lexicon's are ordinary
-    if lower.endswith(_COMMON_ENDINGS) or _english_counts()[lower] >= _COMMON_WORD:
+    if lower.endswith(_COMMON_ENDINGS) or _frequency(lower) >= _COMMON_WORD:
         return True
     # a word the text also writes in lower case (Farmers … farmers; a title-case headline)
     return lower in lower_words or lower.rstrip("s") in lower_words or lower + "s" in lower_words

@@ -14,6 +14,7 @@ from .tokens import sentence_spans
 
 _LINE = compile_linear(r"[^\n]+")
 DROPPABLE = ("number", "name")  # the checks whose summary findings options.on_unsupported=drop acts on
+_QUOTED = 200  # characters of a removed sentence that a finding quotes
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
@@ -39,11 +40,12 @@ def _check_translation(source, translation, paragraphs, glossary: Glossary, engl
     for where, output, unit_source, offset in _translation_units(source, translation, paragraphs):
         found = surface.check_empty(unit_source, output, where)
         if not found:
+            masked = surface.masked(output)  # URLs, e-mails, handles: the placeholder check's, no figures or names
             found += surface.check_artifacts(output, where)
-            found += surface.check_untranslated(output, where)
+            found += surface.check_untranslated(masked, where)
             found += surface.check_placeholders(unit_source, output, where)
-            found += numbers.check_translation(unit_source, output, where)
-            found += check_names(names, output, where, "warning", "the source", lower_words)
+            found += numbers.check_translation(surface.masked(unit_source), masked, where)
+            found += check_names(names, masked, where, "warning", "the source", lower_words)
             found += surface.check_repetition(output, where, source=unit_source)
             found += surface.check_length(unit_source, output, where)
             if glossary:
@@ -56,26 +58,27 @@ def _check_summary(source, english, summary: dict, glossary: Glossary) -> list[F
     """A summary's figures must be the article's (the source's, or its translation's); its English names must be
     in the source or the translation."""
     findings = []
-    supported = numbers.keys_of(numbers.figures_of(source))
+    supported = numbers.keys_of(surface.masked(source))
     if english:
-        supported |= numbers.keys_of(numbers.figures_of(english))
+        supported |= numbers.keys_of(surface.masked(english))
     hindi, english_summary = summary.get("hi"), summary.get("en")
     if hindi is not None:
         where = "summary.hi"
         findings += surface.check_empty(source, hindi, where)
         findings += surface.check_artifacts(hindi, where)
         findings += surface.check_repetition(hindi, where, source=source, sentences=True)
-        findings += numbers.check_summary(supported, hindi, where)
+        findings += numbers.check_summary(supported, surface.masked(hindi), where)
     if english_summary is not None:
         where = "summary.en"
         findings += surface.check_empty(source, english_summary, where)
         findings += surface.check_artifacts(english_summary, where)
-        findings += surface.check_untranslated(english_summary, where)
+        masked = surface.masked(english_summary)
+        findings += surface.check_untranslated(masked, where)
         findings += surface.check_repetition(english_summary, where, source=source, sentences=True)
-        findings += numbers.check_summary(supported, english_summary, where)
+        findings += numbers.check_summary(supported, masked, where)
         article = "the article" + (" or its translation" if english else "")
         lower_words = lower_case_words(english_summary + "\n" + (english or ""))
-        findings += check_names(SourceNames(source, english), english_summary, where, "error", article, lower_words)
+        findings += check_names(SourceNames(source, english), masked, where, "error", article, lower_words)
         if glossary and hindi:  # the English summary is a translation of the Hindi one
             findings += check_glossary(glossary, hindi, english_summary, where)
     return findings
@@ -133,6 +136,7 @@ def drop_unsupported(summary_text: str, findings: list[Finding], where: str = "s
         removed_before.append(removed_before[-1] + end - start)
     cut_starts = [a for a, _ in cuts]
 
+    quoted = [_quote(summary_text[a:b]) for a, b in cuts]
     updated = []
     for finding in findings:
         if finding.where != where:
@@ -141,10 +145,15 @@ def drop_unsupported(summary_text: str, findings: list[Finding], where: str = "s
         k = bisect_right(cut_starts, finding.span[0]) - 1
         if k >= 0 and finding.span[0] < cuts[k][1]:  # in a removed sentence
             position = cuts[k][0] - removed_before[k]
-            sentence = " ".join(summary_text[cuts[k][0] : cuts[k][1]].split())
             why = "removed the sentence" if finding.check in DROPPABLE else "in a removed sentence"
-            updated.append(replace(finding, span=(position, position), detail=f"{finding.detail}; {why}: «{sentence}»"))
+            updated.append(replace(finding, span=(position, position), detail=f"{finding.detail}; {why}: «{quoted[k]}»"))
         else:
             shift = removed_before[k + 1]
             updated.append(replace(finding, span=(finding.span[0] - shift, finding.span[1] - shift)))
     return text, updated
+
+
+def _quote(sentence: str) -> str:
+    """A removed sentence as a finding quotes it: whitespace normalized, at most ``_QUOTED`` characters."""
+    sentence = " ".join(sentence[: _QUOTED * 2].split())
+    return sentence if len(sentence) <= _QUOTED else sentence[: _QUOTED - 1] + "…"

@@ -18,7 +18,8 @@ _HANDLE = compile_linear(OTHER_PATTERN)
 _TOP_LEVEL_DOMAINS = frozenset(
     "com org net in gov edu co io info news tv me ai app uk us int mil biz online live site org.in nic ac res".split()
 )
-_UNRESTORED = compile_linear(r"(?i)[<\[]\s?id\s?\d+\s?[>\]]")
+# <ID3>, [ID3], < id 3 >: square brackets written as \x5b and \x5d (compile_linear reads classes without escapes)
+_UNRESTORED = compile_linear(r"(?i)(?:<|\x5b)\s?id\s?\d+\s?(?:>|\x5d)")
 _ARTIFACT = compile_linear(r"(?i)<unk>|</?s>|<pad>|\x{FFFD}|\x{2581}")
 _SOURCE_SCRIPT = compile_linear(rf"[{INDIC_LETTERS}](?:[{INDIC_LETTERS}\s।॥,.;:'\"-]*[{INDIC_LETTERS}])?")
 
@@ -41,7 +42,7 @@ def _is_url(text: str) -> bool:
     return host.count(".") >= 1 and host.rsplit(".", 1)[1] in _TOP_LEVEL_DOMAINS and len(host.split(".")[0]) >= 2
 
 
-def entities(text: str) -> list[tuple[int, int]]:
+def entities(text: str) -> tuple[tuple[int, int], ...]:
     """Spans of the e-mails, URLs, handles and hashtags of ``text``, in order, none overlapping (e-mails first: an
     e-mail holds a domain, as the service's own protection does)."""
     found: list[tuple[int, int]] = []
@@ -53,14 +54,17 @@ def entities(text: str) -> list[tuple[int, int]]:
         if not taken[start] and not taken[end - 1]:
             found.append((start, end))
             taken[start:end] = b"\x01" * (end - start)
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def masked(text: str) -> str:
-    """``text`` with its entities blanked out (same length: spans do not move), so their digits are no figures and
-    their letters no words."""
+    """``text`` with its entities and unrestored placeholders blanked out (same length: spans do not move), so their
+    digits are no figures and their letters no words."""
     pieces, last = [], 0
-    for start, end in entities(text):
+    spans = sorted([*entities(text), *(m.span() for m in _UNRESTORED.finditer(text))])
+    for start, end in spans:
+        if start < last:
+            continue
         pieces += [text[last:start], " " * (end - start)]
         last = end
     return "".join(pieces) + text[last:]
@@ -94,10 +98,11 @@ def check_placeholders(source: str, output: str, where: str) -> list[Finding]:
     return findings
 
 
-def check_untranslated(output: str, where: str) -> list[Finding]:
-    """Text in a source script (Devanagari and the other scripts of India) left in an English output."""
+def check_untranslated(masked_output: str, where: str) -> list[Finding]:
+    """Text in a source script (Devanagari and the other scripts of India) left in an English output (``masked``:
+    a hashtag in Hindi letters is kept on purpose)."""
     return [Finding("untranslated", "error", where, m.span(), m.group(), "source-script text left in the English")
-            for m in _SOURCE_SCRIPT.finditer(masked(output))]  # fmt: skip
+            for m in _SOURCE_SCRIPT.finditer(masked_output)]  # fmt: skip
 
 
 def check_artifacts(output: str, where: str) -> list[Finding]:
