@@ -239,10 +239,12 @@ def test_model_debris_and_empty_or_truncated_outputs():
 
 # --- repetition ------------------------------------------------------------------------------------------------------
 def test_loops_of_a_word_or_a_phrase():
-    assert loops("the the the the end") == [(0, 15, 4)]
+    assert loops("the the the end") == [(0, 11, 3)]
     text = "of the people of the people of the people and"
     assert loops(text) == [(0, len(text) - 4, 3)]
-    assert loops("very very good, bye bye") == []  # said twice is speech, not a loop
+    text = "the state government said that the state government said that it will"
+    assert loops(text) == [(0, text.index(" it will"), 2)]
+    assert loops("very very good, bye bye, of the people, by the people") == []  # speech, not loops
 
 
 def test_a_loop_the_source_has_itself_is_not_reported():
@@ -251,10 +253,14 @@ def test_a_loop_the_source_has_itself_is_not_reported():
 
 
 def test_a_summary_that_says_a_sentence_twice():
-    source = "बाढ़ से 20 लाख लोग प्रभावित हुए हैं।"
-    summary = "बाढ़ से 20 लाख लोग प्रभावित हुए। बाढ़ से 20 लाख लोग प्रभावित हुए।"
+    source = "बाढ़ से 20 लाख लोग प्रभावित हुए हैं। राहत कार्य जारी है।"
+    summary = "बाढ़ से 20 लाख लोग प्रभावित हुए। राहत कार्य जारी है। बाढ़ से 20 लाख लोग प्रभावित हुए।"
     (finding,) = run_checks(source, summary={"hi": summary}).findings
-    assert (finding.check, finding.severity, finding.where) == ("repetition", "warning", "summary.hi")
+    assert (finding.check, finding.severity, finding.where, finding.span) == ("repetition", "warning", "summary.hi",
+                                                                              (0, 32))  # fmt: skip
+    back_to_back = "बाढ़ से 20 लाख लोग प्रभावित हुए। बाढ़ से 20 लाख लोग प्रभावित हुए।"
+    (finding,) = run_checks(source, summary={"hi": back_to_back}).findings  # a loop, reported once
+    assert (finding.check, finding.severity) == ("repetition", "error")
 
 
 # --- glossary --------------------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ big small large great high low long short good bad best worst better worse top b
 north south east west northern southern eastern western central upper lower middle
 well very really quite almost nearly about approximately around roughly
 please thank thanks welcome dear
+anti pre post non ex co vice sub inter intra self mid multi semi pro
 """.split()
 
 # Titles, offices and ranks (Prime Minister for प्रधानमंत्री, Collector for कलेक्टर/जिलाधिकारी).
@@ -100,6 +101,10 @@ un uno who imf wto nato eu g20 g7 brics saarc asean uae usa uk us
 gdp gst gst tds emi upi atm ipo sebi nse bse lic epfo pf
 ac bjp inc nda upa
 km kms kg cm mm ft sq rs inr usd ist am pm hrs no nos
+msp pmo cmo ncr loc lac mou ceo cfo cmd md ats stf sog pwd bpl apl mgnrega mnrega kyc pan otp pocso ipc crpc bns bnss
+cpc fdi msme msmes psu psus npa npas cpi wpi iip fy ncrb nsso niti cii ficci assocham dgca faa icc bcci fifa ioc ipl
+isl odi odis t20 t20i ai it iot ev evs lpg cng png covid dna hiv tb icu opd ot ct mri ecg bp
+ngo ngos rti pds fci nabard sidbi irdai pfrda amc nbfc nbfcs etf sip ulip
 """.split()
 
 # English names whose Hindi is no transliteration (folded Hindi forms: see tokens.fold): India for भारत, Egypt

@@ -60,8 +60,8 @@ def skeleton(latin: str) -> str:
             continue  # y too: Hindi romanizes य between vowels (सेल्सियस), English does not (Celsius)
         if c == "h" and i and (previous not in _VOWELS or not following):
             continue  # aspiration (bh, th, sh) and a final h (Shah = शाह, Abdullah = अब्दुल्ला)
-        if c == "w" and i and following not in _VOWELS:
-            continue  # a vowel's w (Lucknow = लखनऊ, Bhowmik = भौमिक)
+        if c == "w" and previous in _VOWELS and following not in _VOWELS:
+            continue  # a vowel's w (Lucknow = लखनऊ, Bhowmik = भौमिक), not व (WhatsApp = व्हाट्सएप)
         c = "v" if c == "w" else c
         if not out or out[-1] != c:
             out.append(c)
@@ -169,7 +169,7 @@ class SourceNames:
             return True
         if len(words) == 1:
             word = words[0]
-            if word.isupper() and len(word) <= 6 and self.has_acronym(word):
+            if is_acronym(word) and len(word) <= 6 and self.has_acronym(word):
                 return True
             if self.has_exonym(word) or self.has_demonym(word):
                 return True
@@ -181,6 +181,11 @@ class SourceNames:
 def _english_counts():
     """How often each English word occurs in pyspellchecker's English corpus (loaded once: about a second)."""
     return SpellChecker(language="en", distance=1).word_frequency
+
+
+def is_acronym(word: str) -> bool:
+    """BJP, ISRO, and the mixed ones: LoC, MoU, CrPC."""
+    return sum(c.isupper() for c in word) >= 2
 
 
 def _frequency(lower: str) -> int:
@@ -196,8 +201,8 @@ def _is_ordinary(word: str, lower_words: set[str]) -> bool:
     lower = word.lower()
     if lower in ORDINARY or (lower.endswith("s") and lower[:-1] in ORDINARY):
         return True
-    if word.isupper():
-        return False  # an acronym: only the lexicon's are ordinary
+    if is_acronym(word):
+        return False  # only the lexicon's acronyms are ordinary
     if lower.endswith(_COMMON_ENDINGS) or _frequency(lower) >= _COMMON_WORD:
         return True
     # a word the text also writes in lower case (Farmers … farmers; a title-case headline)

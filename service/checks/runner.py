@@ -66,7 +66,7 @@ def _check_summary(source, english, summary: dict, glossary: Glossary) -> list[F
         where = "summary.hi"
         findings += surface.check_empty(source, hindi, where)
         findings += surface.check_artifacts(hindi, where)
-        findings += surface.check_repetition(hindi, where, source=source, sentences=True)
+        findings += surface.check_repetition(hindi, where, source=source)
         findings += numbers.check_summary(supported, surface.masked(hindi), where)
     if english_summary is not None:
         where = "summary.en"
@@ -74,7 +74,7 @@ def _check_summary(source, english, summary: dict, glossary: Glossary) -> list[F
         findings += surface.check_artifacts(english_summary, where)
         masked = surface.masked(english_summary)
         findings += surface.check_untranslated(masked, where)
-        findings += surface.check_repetition(english_summary, where, source=source, sentences=True)
+        findings += surface.check_repetition(english_summary, where, source=source)
         findings += numbers.check_summary(supported, masked, where)
         article = "the article" + (" or its translation" if english else "")
         lower_words = lower_case_words(english_summary + "\n" + (english or ""))

@@ -3,6 +3,7 @@
 debris (``artifact``: ``<unk>``, U+FFFD, unrestored ``<ID1>``), not empty (``empty``), and a length that fits the
 source (``length``)."""
 
+from bisect import bisect_right
 from collections import Counter
 
 from ..text.indic_processing import EMAIL_PATTERN, OTHER_PATTERN
@@ -23,10 +24,10 @@ _UNRESTORED = compile_linear(r"(?i)(?:<|\x5b)\s?id\s?\d+\s?(?:>|\x5d)")
 _ARTIFACT = compile_linear(r"(?i)<unk>|</?s>|<pad>|\x{FFFD}|\x{2581}")
 _SOURCE_SCRIPT = compile_linear(rf"[{INDIC_LETTERS}](?:[{INDIC_LETTERS}\s।॥,.;:'\"-]*[{INDIC_LETTERS}])?")
 
-# A loop: one word four times running, or a phrase of up to eight words three times running.
-_LONGEST_LOOP = 8
-_REPEATS = {1: 4}
-_DEFAULT_REPEATS = 3
+# A loop: a word or a short phrase three times running, a phrase of four to twelve words twice running. News text
+# says a word twice (bye bye, धीरे-धीरे), never three times, and no phrase twice in a row.
+_LONGEST_LOOP = 12
+_LONG_PHRASE = 4
 # Translations of Hindi news run from about 0.7 to 1.4 times the source's length in characters; far outside that,
 # a part was dropped or the output ran away. Short texts vary too much to say.
 _LENGTH_RATIO = (0.35, 3.0)
@@ -112,13 +113,13 @@ def check_artifacts(output: str, where: str) -> list[Finding]:
 
 
 def loops(text: str) -> list[tuple[int, int, int]]:
-    """Degenerate loops in ``text``: (start, end, repeats) of each stretch where a phrase of up to eight words
-    repeats back to back (four times for a single word, three for a phrase). Linear: one pass per phrase length."""
+    """Degenerate loops in ``text``: (start, end, repeats) of each stretch where a phrase of up to twelve words
+    repeats back to back (see ``_LONG_PHRASE``). Linear: one pass per phrase length."""
     words = tokens(text)
     keys = [w.key for w in words]
     found = []
     for n in range(1, _LONGEST_LOOP + 1):
-        needed = _REPEATS.get(n, _DEFAULT_REPEATS)
+        needed = 2 if n >= _LONG_PHRASE else 3
         run = 0
         for i in range(n, len(keys) + 1):
             if i < len(keys) and keys[i] == keys[i - n]:
@@ -136,20 +137,30 @@ def loops(text: str) -> list[tuple[int, int, int]]:
     return merged
 
 
-def check_repetition(output: str, where: str, source: str | None = None, sentences: bool = False) -> list[Finding]:
-    """Loops in the output that the source does not have itself (a chant, a slogan); with ``sentences``, a sentence
-    said twice (a summary that repeats itself)."""
-    if source is not None and loops(source):
-        return []
+def _said_twice(text: str) -> list[tuple[int, int]]:
+    """Spans of the sentences of ``text`` that it says again later (each reported once, where it is said first)."""
+    spans = sentence_spans(text)
+    normalized = [" ".join(text[a:b].split()).casefold() for a, b in spans]
+    counts = Counter(normalized)
+    reported, twice = set(), []
+    for span, sentence in zip(spans, normalized):
+        if counts[sentence] > 1 and len(sentence.split()) >= 4 and sentence not in reported:
+            reported.add(sentence)
+            twice.append(span)
+    return twice
+
+
+def check_repetition(output: str, where: str, source: str | None = None) -> list[Finding]:
+    """Loops, and sentences said twice elsewhere than in a loop, in an output whose source has neither itself (a
+    chant, a slogan, a sentence the article repeats)."""
+    found_loops = loops(output) if source is None or not loops(source) else []
     findings = [Finding("repetition", "error", where, (a, b), output[a:b], f"the same words {count} times running")
-                for a, b, count in loops(output)]  # fmt: skip
-    if sentences:
-        spans = sentence_spans(output)
-        seen = Counter(" ".join(output[a:b].split()).casefold() for a, b in spans)
-        for a, b in spans:
-            sentence = " ".join(output[a:b].split()).casefold()
-            if seen[sentence] > 1 and len(sentence.split()) >= 4:
-                seen[sentence] = 0  # once per sentence
+                for a, b, count in found_loops]  # fmt: skip
+    if source is None or not _said_twice(source):
+        loop_starts = [a for a, _, _ in found_loops]
+        for a, b in _said_twice(output):
+            k = bisect_right(loop_starts, a) - 1
+            if k < 0 or found_loops[k][1] <= a:  # not inside a loop already reported
                 findings.append(Finding("repetition", "warning", where, (a, b), output[a:b], "a sentence said twice"))
     return findings
 
