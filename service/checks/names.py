@@ -15,6 +15,7 @@ their country (Pakistani, Russians), exonyms by a table (India = भारत).
 
 from functools import lru_cache
 
+import regex
 from indic_transliteration import sanscript
 from indicnlp.transliterate.acronym_transliterator import LatinToIndicAcronymTransliterator
 from spellchecker import SpellChecker
@@ -37,6 +38,11 @@ _COMMON_WORD = 2000
 _EXONYMS = {word: {fold(h) for h in hindi.split()} for word, hindi in EXONYMS.items() if " " not in word}
 _HINDI_COMMON = frozenset(fold(w) for w in HINDI_COMMON)
 _VOWELS = frozenset("aeiouy")
+_SHORT = 2  # skeletons this short (Modi, Shah, Sen) match common Hindi words too: their first vowels must agree
+# The Hindi vowels (as romanized) an English spelling's vowel letter may stand for: Delhi = दिल्ली, Bengal = बंगाल,
+# Punjab = पंजाब, Jaitley = जेटली, Paul = पॉल.
+_ENGLISH_VOWELS = {"a": "aeo", "e": "eia", "i": "ie", "o": "ou", "u": "uao", "y": "iae"}
+_VOWEL_V = regex.compile(r"(?<=[aeiou])v")  # व after a vowel, which English spellings often leave out
 _FUZZY_FROM = 4  # skeletons this long tolerate one letter more, less or other
 _FUZZY_UNTIL = 16  # longer ones (no name) are compared exactly: their variants would cost time
 _LONGEST_ACRONYM_RUN = 5
@@ -45,8 +51,9 @@ _DEVANAGARI_FIXES = str.maketrans({"\u0949": "\u094b", "\u0911": "\u0913", "\u09
 
 
 # --- skeletons ---------------------------------------------------------------------------------------------------------
-def skeleton(latin: str) -> str:
-    """The consonants of a romanized word, as Hindi and English spellings of one name share them."""
+def skeleton(latin: str, vowel_w: bool = True) -> str:
+    """The consonants of a romanized word, as Hindi and English spellings of one name share them. ``vowel_w``: a w
+    after a vowel and before a consonant is the vowel's (Lucknow = लखनऊ), not व (Howrah = हावड़ा)."""
     s = "".join(c for c in latin.lower() if "a" <= c <= "z")
     s = s.replace("x", "ks").replace("q", "k").replace("z", "j").replace("f", "p")
     s = s.replace("ch", "\0").replace("ce", "se").replace("ci", "si").replace("cy", "sy").replace("c", "k")
@@ -60,7 +67,7 @@ def skeleton(latin: str) -> str:
             continue  # y too: Hindi romanizes य between vowels (सेल्सियस), English does not (Celsius)
         if c == "h" and i and (previous not in _VOWELS or not following):
             continue  # aspiration (bh, th, sh) and a final h (Shah = शाह, Abdullah = अब्दुल्ला)
-        if c == "w" and previous in _VOWELS and following not in _VOWELS:
+        if c == "w" and vowel_w and previous in _VOWELS and following not in _VOWELS:
             continue  # a vowel's w (Lucknow = लखनऊ, Bhowmik = भौमिक), not व (WhatsApp = व्हाट्सएप)
         c = "v" if c == "w" else c
         if not out or out[-1] != c:
@@ -92,6 +99,24 @@ def _romanized(words: list[str]) -> list[str]:
     return [_plain_itrans(r) for r in romanized]
 
 
+def _first_vowel(plain: str) -> str:
+    return next((c for c in plain if c in _VOWELS), "")
+
+
+def _initials(letters: list[str]) -> set[str]:
+    """The initials of every run of two to five words ("" for a word that gives none: the run stops there)."""
+    found = set()
+    for i in range(len(letters)):
+        run = ""
+        for letter in letters[i : i + _LONGEST_ACRONYM_RUN]:
+            if not letter:
+                break
+            run += letter
+            if len(run) >= 2:
+                found.add(run)
+    return found
+
+
 def _deletions(s: str) -> list[str]:
     return [s[:i] + s[i + 1 :] for i in range(len(s))]
 
@@ -117,14 +142,16 @@ class SourceNames:
         self.substituted: set[tuple[str, int]] = set()  # the same, with the place of the deleted letter
         spellings = {w for w, keep in zip(plain, kept) if keep}
         spellings |= {a + b for a, b, keep_a, keep_b in zip(plain, plain[1:], kept, kept[1:]) if keep_a and keep_b}
+        self.short: set[tuple[str, str]] = set()  # (skeleton, first vowel) of words of at most two consonants
+        spellings |= {_VOWEL_V.sub("", w) for w in spellings if "v" in w}  # राव = Rao, गोवा = Goa, दीव = Diu
         for spelling in spellings:  # a word, or two run together: लोक सभा = Loksabha
             self._add(skeleton(spelling))
-        self.initials = set()
-        letters = [word[:1] for word in plain]
-        for i in range(len(letters)):
-            for n in range(2, _LONGEST_ACRONYM_RUN + 1):
-                if i + n <= len(letters):
-                    self.initials.add("".join(letters[i : i + n]))
+            if len(skeleton(spelling)) <= _SHORT:
+                self.short.add((skeleton(spelling), _first_vowel(spelling)))
+        self.initials = _initials([word[:1] for word in plain])  # UP = उत्तर प्रदेश
+        if english is not None:  # KKR = Kolkata Knight Riders, in the translation
+            capitalized = [t.text[:1].lower() if t.text[:1].isupper() else "" for t in tokens(english)]
+            self.initials |= {run for run in _initials(capitalized) if len(run) >= 2}
 
     def _add(self, s: str):
         if not s or s in self.skeletons:
@@ -138,7 +165,12 @@ class SourceNames:
     def sounds_like(self, latin: str) -> bool:
         """Whether the source has a word of this skeleton, or of one at edit distance one for a longer skeleton
         (a letter deleted, inserted or replaced: deletion neighbourhoods, so no word is compared with every other)."""
-        s = skeleton(latin)
+        return any(self._near(s, latin) for s in {skeleton(latin), skeleton(latin, vowel_w=False)})
+
+    def _near(self, s: str, latin: str) -> bool:
+        if len(s) <= _SHORT:  # Chennai (cn) is not चुना (cn, "chosen"): the vowel must agree too
+            vowel = _first_vowel(latin.lower())
+            return any((s, v) in self.short for v in _ENGLISH_VOWELS.get(vowel, (vowel,)))
         if s in self.skeletons:
             return True
         if not _FUZZY_FROM <= len(s) <= _FUZZY_UNTIL:
