@@ -15,6 +15,8 @@ their country (Pakistani, Russians), exonyms by a table (India = भारत).
 
 from functools import lru_cache
 
+from copy import copy
+
 import regex
 from indic_transliteration import sanscript
 from indicnlp.transliterate.acronym_transliterator import LatinToIndicAcronymTransliterator
@@ -125,14 +127,12 @@ def _deletions(s: str) -> list[str]:
 class SourceNames:
     """What a source (and, for a summary, the article's English translation) lets an English output name."""
 
-    def __init__(self, source: str, english: str | None = None):
+    def __init__(self, source: str):
         words = [t.text for t in tokens(source) if not t.is_number]
         latin = [w for w in words if w.isascii()]
         hindi = [w for w in words if not w.isascii()]
         self.hindi_words = {fold(w) for w in hindi}
         self.english_words = {w.lower() for w in latin}
-        if english is not None:
-            self.english_words |= {t.text.lower() for t in tokens(english) if not t.is_number}
         unique = list(dict.fromkeys(hindi))
         romanized = dict(zip(unique, _romanized(unique)))
         plain = [romanized.get(w, w.lower()) for w in words]
@@ -149,9 +149,16 @@ class SourceNames:
             if len(skeleton(spelling)) <= _SHORT:
                 self.short.add((skeleton(spelling), _first_vowel(spelling)))
         self.initials = _initials([word[:1] for word in plain])  # UP = उत्तर प्रदेश
-        if english is not None:  # KKR = Kolkata Knight Riders, in the translation
-            capitalized = [t.text[:1].lower() if t.text[:1].isupper() else "" for t in tokens(english)]
-            self.initials |= {run for run in _initials(capitalized) if len(run) >= 2}
+
+    def including(self, english: str) -> "SourceNames":
+        """These names and those of the article's English translation (a summary may name what it names; KKR may
+        stand for its Kolkata Knight Riders)."""
+        both = copy(self)
+        toks = [t for t in tokens(english) if not t.is_number]
+        both.english_words = self.english_words | {t.text.lower() for t in toks}
+        capitalized = [t.text[:1].lower() if t.text[:1].isupper() else "" for t in toks]
+        both.initials = self.initials | _initials(capitalized)
+        return both
 
     def _add(self, s: str):
         if not s or s in self.skeletons:

@@ -34,9 +34,9 @@ def _translation_units(source: str, translation: str | None, paragraphs: list[st
     return [("translation", text, source, 0)]
 
 
-def _check_translation(source, translation, paragraphs, glossary: Glossary, english: str) -> list[Finding]:
+def _check_translation(source, translation, paragraphs, glossary: Glossary, names: SourceNames, english: str):
     findings = []
-    names, lower_words = SourceNames(source), lower_case_words(english)
+    lower_words = lower_case_words(english)
     for where, output, unit_source, offset in _translation_units(source, translation, paragraphs):
         found = surface.check_empty(unit_source, output, where)
         if not found:
@@ -54,7 +54,7 @@ def _check_translation(source, translation, paragraphs, glossary: Glossary, engl
     return findings
 
 
-def _check_summary(source, english, summary: dict, glossary: Glossary) -> list[Finding]:
+def _check_summary(source, english, summary: dict, glossary: Glossary, names: SourceNames) -> list[Finding]:
     """A summary's figures must be the article's (the source's, or its translation's); its English names must be
     in the source or the translation."""
     findings = []
@@ -78,7 +78,8 @@ def _check_summary(source, english, summary: dict, glossary: Glossary) -> list[F
         findings += numbers.check_summary(supported, masked, where)
         article = "the article" + (" or its translation" if english else "")
         lower_words = lower_case_words(english_summary + "\n" + (english or ""))
-        findings += check_names(SourceNames(source, english), masked, where, "error", article, lower_words)
+        names = names.including(english) if english else names
+        findings += check_names(names, masked, where, "error", article, lower_words)
         if glossary and hindi:  # the English summary is a translation of the Hindi one
             findings += check_glossary(glossary, hindi, english_summary, where)
     return findings
@@ -99,10 +100,11 @@ def run_checks(
     glossary = Glossary(glossary)
     findings = []
     english = translation if translation is not None else "\n".join(paragraphs) if paragraphs is not None else None
+    names = SourceNames(source) if english is not None or (summary or {}).get("en") is not None else None
     if english is not None:
-        findings += _check_translation(source, translation, paragraphs, glossary, english)
+        findings += _check_translation(source, translation, paragraphs, glossary, names, english)
     if summary:
-        findings += _check_summary(source, english, summary, glossary)
+        findings += _check_summary(source, english, summary, glossary, names)
     return Report(findings)
 
 

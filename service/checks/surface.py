@@ -152,16 +152,20 @@ def _said_twice(text: str) -> list[tuple[int, int]]:
 
 def check_repetition(output: str, where: str, source: str | None = None) -> list[Finding]:
     """Loops, and sentences said twice elsewhere than in a loop, in an output whose source has neither itself (a
-    chant, a slogan, a sentence the article repeats)."""
-    found_loops = loops(output) if source is None or not loops(source) else []
+    chant, a slogan, a sentence the article repeats). The source is read only when the output has something."""
+    found_loops = loops(output)
+    if found_loops and source is not None and loops(source):
+        found_loops = []
     findings = [Finding("repetition", "error", where, (a, b), output[a:b], f"the same words {count} times running")
                 for a, b, count in found_loops]  # fmt: skip
-    if source is None or not _said_twice(source):
-        loop_starts = [a for a, _, _ in found_loops]
-        for a, b in _said_twice(output):
-            k = bisect_right(loop_starts, a) - 1
-            if k < 0 or found_loops[k][1] <= a:  # not inside a loop already reported
-                findings.append(Finding("repetition", "warning", where, (a, b), output[a:b], "a sentence said twice"))
+    twice = _said_twice(output)
+    if twice and source is not None and _said_twice(source):
+        twice = []
+    loop_starts = [a for a, _, _ in found_loops]
+    for a, b in twice:
+        k = bisect_right(loop_starts, a) - 1
+        if k < 0 or found_loops[k][1] <= a:  # not inside a loop already reported
+            findings.append(Finding("repetition", "warning", where, (a, b), output[a:b], "a sentence said twice"))
     return findings
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import regex
 
 from ..text.checks import SCRIPTS
-from ..text.patterns import compile_linear
 from ..text.splitting import split_sentences
 
 # A number: digits of any script with inner separators (1,45,000 · 2.5 · 10:30 · १५.०८.२०२४); or a word: letters
@@ -16,7 +15,7 @@ from ..text.splitting import split_sentences
 _TOKEN = regex.compile(r"(\d++(?:[.,:]\d++)*+)|([\p{L}\p{M}]++)")
 _NUKTA, _CHANDRABINDU, _ANUSVARA = "\u093c", "\u0901", "\u0902"
 # What ``str.split`` splits on is ``\s`` and the four information separators.
-_NON_SPACE = compile_linear(r"[^\s\x1c-\x1f]+")
+_NON_SPACE = regex.compile(r"[^\s\x1c-\x1f]++")
 # Characters of the scripts an article may be written in (the source scripts the service accepts), as a class body.
 INDIC_LETTERS = "".join(rf"\p{{{name}}}" for name in SCRIPTS.values())
 
