@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 from service.checks import run_checks  # noqa: E402
 
 SUMMARY = {
-    "hi": "भाजपा ने लोकसभा चुनाव में 370 सीटें जीतने का लक्ष्य रखा है। कैलाश विजयवर्गीय ने 20 फरवरी को जबलपुर में बैठक ली।",
+    "hi": "भाजपा ने लोकसभा चुनाव में 370 सीटें जीतने का लक्ष्य रखा है। कैलाश विजयवर्गीय ने 20 फरवरी को जबलपुर में "
+    "बैठक ली।",
     "en": "The BJP has set a target of winning 370 seats in the Lok Sabha elections. Kailash Vijayvargiya held a "
     "meeting in Jabalpur on February 20.",
 }

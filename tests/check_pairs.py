@@ -22,8 +22,8 @@ CORRECT = {
     "cricket": dict(
         source="भारतीय क्रिकेट टीम ने तीसरे टेस्ट मैच में इंग्लैंड को 106 रनों से हरा दिया। कप्तान रोहित शर्मा ने 131 "
         "रन बनाए, जबकि जसप्रीत बुमराह ने छह विकेट लिए।",
-        translation="The Indian cricket team defeated England by 106 runs in the third Test match. Captain Rohit Sharma "
-        "scored 131 runs, while Jasprit Bumrah took six wickets.",
+        translation="The Indian cricket team defeated England by 106 runs in the third Test match. Captain Rohit "
+        "Sharma scored 131 runs, while Jasprit Bumrah took six wickets.",
         summary={"en": "India beat England by 106 runs; Bumrah took six wickets and Rohit Sharma scored 131."},
     ),
     "cyber": dict(
@@ -45,8 +45,8 @@ CORRECT = {
         translation="1,450 new cases of Corona have come to light in the state, while 3 patients died in 24 hours.",
     ),
     "visit": dict(
-        source="प्रधानमंत्री नरेंद्र मोदी बुधवार सुबह 10:30 बजे वाराणसी पहुंचेंगे और 1,200 करोड़ रुपये की परियोजनाओं का "
-        "उद्घाटन करेंगे।",
+        source="प्रधानमंत्री नरेंद्र मोदी बुधवार सुबह 10:30 बजे वाराणसी पहुंचेंगे और 1,200 करोड़ रुपये की परियोजनाओं "
+        "का उद्घाटन करेंगे।",
         translation="Prime Minister Narendra Modi will reach Varanasi at 10:30 am on Wednesday and inaugurate projects "
         "worth Rs 1,200 crore.",
         summary={"en": "PM Modi will inaugurate projects worth Rs 12 billion in Varanasi on Wednesday."},
@@ -64,15 +64,16 @@ CORRECT = {
         "#UPBudget2024. The budget has a provision of Rs 7.36 lakh crore.",
     ),
     "repo rate": dict(
-        source="रिजर्व बैंक ने रेपो रेट 6.5 प्रतिशत पर बरकरार रखा है। गवर्नर शक्तिकांत दास ने कहा कि चालू वित्त वर्ष में "
-        "जीडीपी वृद्धि दर 7 प्रतिशत रहने का अनुमान है।",
+        source="रिजर्व बैंक ने रेपो रेट 6.5 प्रतिशत पर बरकरार रखा है। गवर्नर शक्तिकांत दास ने कहा कि चालू वित्त वर्ष "
+        "में जीडीपी वृद्धि दर 7 प्रतिशत रहने का अनुमान है।",
         translation="The Reserve Bank has kept the repo rate unchanged at 6.5 percent. Governor Shaktikanta Das said "
         "that the GDP growth rate is estimated to be 7 percent in the current financial year.",
         summary={"hi": "रिजर्व बैंक ने रेपो रेट 6.5 प्रतिशत पर बरकरार रखा।",
                  "en": "The Reserve Bank kept the repo rate at 6.5%, Governor Shaktikanta Das said."},
     ),
     "republic day": dict(
-        source="देश 26 जनवरी को 75वां गणतंत्र दिवस मनाएगा। इस बार फ्रांस के राष्ट्रपति इमैनुएल मैक्रों मुख्य अतिथि होंगे।",
+        source="देश 26 जनवरी को 75वां गणतंत्र दिवस मनाएगा। इस बार फ्रांस के राष्ट्रपति इमैनुएल मैक्रों मुख्य "
+        "अतिथि होंगे।",
         translation="The country will celebrate its 75th Republic Day on January 26. This time French President "
         "Emmanuel Macron will be the chief guest.",
     ),
@@ -97,12 +98,12 @@ CORRECT = {
     ),
     "bridge": dict(
         source="पुल के निर्माण पर ढाई करोड़ रुपये खर्च होंगे और इसे डेढ़ साल में पूरा किया जाएगा।",
-        translation="Rs 2.5 crore will be spent on the construction of the bridge and it will be completed in one and a "
-        "half years.",
+        translation="Rs 2.5 crore will be spent on the construction of the bridge and it will be completed in one "
+        "and a half years.",
     ),
     "hearing": dict(
-        source="सुप्रीम कोर्ट ने मंगलवार को इस मामले में केंद्र सरकार से चार हफ्ते में जवाब मांगा है। अगली सुनवाई 12 मार्च "
-        "को होगी।",
+        source="सुप्रीम कोर्ट ने मंगलवार को इस मामले में केंद्र सरकार से चार हफ्ते में जवाब मांगा है। अगली सुनवाई 12 "
+        "मार्च को होगी।",
         translation="The Supreme Court on Tuesday sought a response from the Central Government in four weeks in this "
         "case. The next hearing will be on March 12.",
     ),
@@ -121,8 +122,8 @@ CORRECT = {
         translation="Trade talks between the US and China will begin in Washington from October 10.",
     ),
     "wheat": dict(
-        source="कृषि मंत्री ने बताया कि इस साल गेहूं की खरीद 3.2 करोड़ टन तक पहुंच गई है।\nसरकार ने न्यूनतम समर्थन मूल्य "
-        "2,275 रुपये प्रति क्विंटल तय किया है।",
+        source="कृषि मंत्री ने बताया कि इस साल गेहूं की खरीद 3.2 करोड़ टन तक पहुंच गई है।\nसरकार ने न्यूनतम समर्थन "
+        "मूल्य 2,275 रुपये प्रति क्विंटल तय किया है।",
         paragraphs=["The Agriculture Minister said that the procurement of wheat has reached 32 million tonnes this "
                     "year.", "The government has fixed the minimum support price at Rs 2,275 per quintal."],
     ),
@@ -132,8 +133,8 @@ CORRECT = {
         glossary=[("भाजपा", "BJP"), ("विधायक", "MLA"), ("भारतीय जनता पार्टी", "Bharatiya Janata Party")],
     ),
     "floods": dict(
-        source="बिहार में बाढ़ से 12 जिलों के करीब 20 लाख लोग प्रभावित हुए हैं। मुख्यमंत्री नीतीश कुमार ने हवाई सर्वेक्षण "
-        "किया और राहत कार्यों की समीक्षा की।",
+        source="बिहार में बाढ़ से 12 जिलों के करीब 20 लाख लोग प्रभावित हुए हैं। मुख्यमंत्री नीतीश कुमार ने हवाई "
+        "सर्वेक्षण किया और राहत कार्यों की समीक्षा की।",
         translation="About 20 lakh people in 12 districts have been affected by floods in Bihar. Chief Minister Nitish "
         "Kumar conducted an aerial survey and reviewed the relief work.",
         summary={"hi": "बिहार में बाढ़ से 20 लाख लोग प्रभावित; नीतीश कुमार ने हवाई सर्वेक्षण किया।",
@@ -145,8 +146,8 @@ CORRECT = {
     ),
     "independence day": dict(
         source="स्वतंत्रता दिवस पर लाल किले से प्रधानमंत्री ने 90 मिनट का भाषण दिया और तीसरी बार तिरंगा फहराया।",
-        translation="On Independence Day, the Prime Minister delivered a 90-minute speech from the Red Fort and hoisted "
-        "the tricolour for the third time.",
+        translation="On Independence Day, the Prime Minister delivered a 90-minute speech from the Red Fort and "
+        "hoisted the tricolour for the third time.",
     ),
 }
 

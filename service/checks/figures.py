@@ -19,7 +19,7 @@ import regex
 from ..text.patterns import compile_linear
 from .tokens import Token, fold, tokens
 
-# --- the words ---------------------------------------------------------------------------------------------------------
+# --- the words --------------------------------------------------------------------------------------------------------
 # Hindi cardinals 0–100. Hindi's are irregular (no tens + unit rule): every number has its own word. Variants of
 # one number are separated by "/"; nukta and candrabindu variants need no entry (see ``fold``).
 HINDI_CARDINALS = """
@@ -107,13 +107,21 @@ _LARGEST = 10**15  # no figure of the news is larger: units multiply no further 
 _MAX_DIGITS = 30  # a longer run of digits is compared as a string (int() of a huge string is slow, and no figure)
 
 
-# --- figures -----------------------------------------------------------------------------------------------------------
+# --- figures ----------------------------------------------------------------------------------------------------------
+NUMBER = (int, Fraction)  # what a figure's value is when it is a number
+
+
+def _hashable(value):
+    """A whole Fraction as an int: equal and of the same hash, and hashed without Fraction's slow modular arithmetic."""
+    return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
+
+
 @dataclass
 class Figure:
     start: int
     end: int
     text: str
-    value: object  # a number (int or Fraction); a key tuple for months, weekdays and times; a string for an absurd run of digits
+    value: object  # a number (int or Fraction); a tuple for a month, weekday or time; a string for absurd digits
     soft: bool = False
     kind: str = "figure"  # "figure", "time", "month", "weekday"
     scale: int = 1  # the largest unit written (for ranges whose unit is written once)
@@ -129,14 +137,6 @@ class Figure:
             return f"'{self.text}'"
         shown = f"{value.numerator:,}" if value.denominator == 1 else f"{float(value):,.10g}"
         return f"'{self.text}' ({shown})"
-
-
-NUMBER = (int, Fraction)  # what a figure's value is when it is a number
-
-
-def _hashable(value):
-    """A whole Fraction as an int: equal and of the same hash, and hashed without Fraction's slow modular arithmetic."""
-    return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
 
 
 def _ascii_digits(text: str) -> str:
@@ -175,7 +175,7 @@ def _digit_figures(token: Token, clock: bool) -> list[Figure]:
         if int(hour) <= 24 and int(minute) <= 59:
             figure = Figure(start, token.end, raw, _time_key(int(hour), int(minute)), kind="time")
             if int(minute) == 0:
-                figure.keys.add(Fraction(int(hour)))  # 10:00 is 10 (बजे, am)
+                figure.keys.add(int(hour))  # 10:00 is 10 (बजे, am)
             return [figure]
     integer, dot, fraction = text.partition(".")
     grouped = None if colon or "." in fraction else _grouped(integer)

@@ -7,6 +7,7 @@ and also in the plural (``MLA`` in ``MLAs``).
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 from .findings import Finding
 from .tokens import tokens
@@ -22,8 +23,10 @@ class Glossary:
     """Entries indexed by their first word, so that a text is read once whatever the glossary's size."""
 
     def __init__(self, entries):
+        """``entries``: (source, target) pairs, or {"source", "target"} objects as the API takes them."""
         self.by_first_word: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
-        for source, target in entries:
+        for entry in entries:
+            source, target = (entry["source"], entry["target"]) if isinstance(entry, Mapping) else entry
             words = _words(source)
             if words and _words(target):
                 self.by_first_word[words[0]].append((words, target))

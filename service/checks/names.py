@@ -52,7 +52,7 @@ _DEMONYM_ENDINGS = ("ians", "ian", "ans", "an", "ese", "is", "i", "ish", "s")
 _DEVANAGARI_FIXES = str.maketrans({"\u0949": "\u094b", "\u0911": "\u0913", "\u0945": "\u0947", "\u090d": "\u090f"})
 
 
-# --- skeletons ---------------------------------------------------------------------------------------------------------
+# --- skeletons --------------------------------------------------------------------------------------------------------
 def skeleton(latin: str, vowel_w: bool = True) -> str:
     """The consonants of a romanized word, as Hindi and English spellings of one name share them. ``vowel_w``: a w
     after a vowel and before a consonant is the vowel's (Lucknow = लखनऊ), not व (Howrah = हावड़ा)."""
@@ -123,7 +123,7 @@ def _deletions(s: str) -> list[str]:
     return [s[:i] + s[i + 1 :] for i in range(len(s))]
 
 
-# --- the source's names ------------------------------------------------------------------------------------------------
+# --- the source's names -----------------------------------------------------------------------------------------------
 class SourceNames:
     """What a source (and, for a summary, the article's English translation) lets an English output name."""
 
@@ -215,7 +215,7 @@ class SourceNames:
         return self.sounds_like(joined)
 
 
-# --- candidates --------------------------------------------------------------------------------------------------------
+# --- candidates -------------------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _english_counts():
     """How often each English word occurs in pyspellchecker's English corpus (loaded once: about a second)."""
@@ -232,7 +232,8 @@ def _frequency(lower: str) -> int:
     counts = _english_counts()
     forms = {lower}
     if lower.endswith("s"):
-        forms |= {lower[:-1], lower[:-2] if lower.endswith("es") else "", lower[:-3] + "y" if lower.endswith("ies") else ""}
+        forms |= {lower[:-1], lower[:-2] if lower.endswith("es") else ""}
+        forms |= {lower[:-3] + "y"} if lower.endswith("ies") else set()
     return sum(counts[form] for form in forms if form)
 
 

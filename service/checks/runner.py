@@ -26,7 +26,8 @@ def _translation_units(source: str, translation: str | None, paragraphs: list[st
     translation's paragraphs pair with the source's, else the whole translation against the whole source."""
     source_paragraphs = [" ".join(p) for p in split_article(source).paragraphs] if source.strip() else []
     if paragraphs is not None and len(paragraphs) == len(source_paragraphs):
-        return [(f"translation.paragraphs[{i}]", p, s, 0) for i, (p, s) in enumerate(zip(paragraphs, source_paragraphs))]
+        pairs = enumerate(zip(paragraphs, source_paragraphs))
+        return [(f"translation.paragraphs[{i}]", p, s, 0) for i, (p, s) in pairs]
     text = translation if translation is not None else "\n".join(paragraphs or [])
     lines = _lines(text)
     if len(lines) == len(source_paragraphs) > 1:
@@ -148,7 +149,8 @@ def drop_unsupported(summary_text: str, findings: list[Finding], where: str = "s
         if k >= 0 and finding.span[0] < cuts[k][1]:  # in a removed sentence
             position = cuts[k][0] - removed_before[k]
             why = "removed the sentence" if finding.check in DROPPABLE else "in a removed sentence"
-            updated.append(replace(finding, span=(position, position), detail=f"{finding.detail}; {why}: «{quoted[k]}»"))
+            detail = f"{finding.detail}; {why}: «{quoted[k]}»"
+            updated.append(replace(finding, span=(position, position), detail=detail))
         else:
             shift = removed_before[k + 1]
             updated.append(replace(finding, span=(finding.span[0] - shift, finding.span[1] - shift)))
