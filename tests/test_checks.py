@@ -319,6 +319,14 @@ def test_drop_removes_the_sentences_with_unsupported_figures_and_names():
     assert run_checks(source, summary={"en": text}).review == "ok"
 
 
+def test_drop_of_the_last_sentences():
+    source = "नीतीश कुमार ने 12 जिलों का दौरा किया।"
+    summary = "Nitish Kumar visited 12 districts. Lalu Yadav came. He saw 15 villages."
+    text, findings = drop_unsupported(summary, run_checks(source, summary={"en": summary}).findings, "summary.en")
+    assert text == "Nitish Kumar visited 12 districts."
+    assert {f.span for f in findings} == {(34, 34)}
+
+
 def test_drop_keeps_other_findings_in_place():
     source = "नीतीश कुमार ने 12 जिलों का दौरा किया।"
     summary = "Lalu Yadav came. Nitish Kumar visited 12 districts <unk>."

@@ -1,8 +1,9 @@
 """The ``name`` check: a proper name in an English output that the source does not have.
 
 A name is a capitalized word that is no ordinary word: not one of the lexicon's titles, institutions and function
-words, not a month, weekday or number, not shaped like an English common noun (-tion, -ment, …); at the start of a
-sentence, also not a word the text writes in lower case elsewhere. An all-capital word is an acronym.
+words, not a month, weekday or number, not shaped like an English common noun (-tion, -ment, …), not a common English
+word (pyspellchecker's word counts), not a word the text writes in lower case elsewhere (Farmers … farmers). A word
+with two capitals or more is an acronym (BJP, LoC): only the lexicon's acronyms are ordinary.
 
 Names are compared by sound, not spelling: the source is romanized with indic-transliteration (ITRANS), and both
 sides are reduced to a consonant skeleton (vowels dropped, aspiration and the letters English and Hindi confuse
@@ -13,9 +14,8 @@ out in Hindi letters (BJP = बीजेपी) or as the initials of the source
 their country (Pakistani, Russians), exonyms by a table (India = भारत).
 """
 
-from functools import lru_cache
-
 from copy import copy
+from functools import lru_cache
 
 import regex
 from indic_transliteration import sanscript
@@ -140,14 +140,15 @@ class SourceNames:
         self.skeletons: set[str] = set()
         self.shorter: set[str] = set()  # the skeletons with one letter deleted
         self.substituted: set[tuple[str, int]] = set()  # the same, with the place of the deleted letter
+        self.short: set[tuple[str, str]] = set()  # (skeleton, first vowel) of words of at most two consonants
         spellings = {w for w, keep in zip(plain, kept) if keep}
         spellings |= {a + b for a, b, keep_a, keep_b in zip(plain, plain[1:], kept, kept[1:]) if keep_a and keep_b}
-        self.short: set[tuple[str, str]] = set()  # (skeleton, first vowel) of words of at most two consonants
         spellings |= {_VOWEL_V.sub("", w) for w in spellings if "v" in w}  # राव = Rao, गोवा = Goa, दीव = Diu
         for spelling in spellings:  # a word, or two run together: लोक सभा = Loksabha
-            self._add(skeleton(spelling))
-            if len(skeleton(spelling)) <= _SHORT:
-                self.short.add((skeleton(spelling), _first_vowel(spelling)))
+            consonants = skeleton(spelling)
+            self._add(consonants)
+            if len(consonants) <= _SHORT:
+                self.short.add((consonants, _first_vowel(spelling)))
         self.initials = _initials([word[:1] for word in plain])  # UP = उत्तर प्रदेश
 
     def including(self, english: str) -> "SourceNames":

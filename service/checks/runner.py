@@ -125,14 +125,18 @@ def drop_unsupported(summary_text: str, findings: list[Finding], where: str = "s
     def sentence_of(position: int) -> int:
         return max(bisect_right(starts, position) - 1, 0)
 
-    cuts = []  # each dropped sentence takes the whitespace after it (the last one, the whitespace before it)
+    runs: list[list[int]] = []  # runs of dropped sentences side by side: [first, last]
     for i in sorted({sentence_of(f.span[0]) for f in causes}):
-        start, end = spans[i]
-        if i + 1 < len(spans):
-            end = spans[i + 1][0]
-        elif i > 0:
-            start = spans[i - 1][1]
-        cuts.append((start, end))
+        if runs and runs[-1][1] == i - 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    cuts = []  # a run takes the whitespace after it; a run that ends the summary, the whitespace before it
+    for first, last in runs:
+        if last + 1 < len(spans):
+            cuts.append((spans[first][0], spans[last + 1][0]))
+        else:
+            cuts.append((spans[first - 1][1] if first else spans[first][0], spans[last][1]))
     text = "".join(summary_text[a:b] for a, b in zip([0] + [e for _, e in cuts], [s for s, _ in cuts] + [None]))
     removed_before = [0]  # characters removed by the cuts before cut k
     for start, end in cuts:
