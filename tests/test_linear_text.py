@@ -23,11 +23,11 @@ from .conftest import FIXTURES
 INDIC_DIGIT_SCRIPTS = ("DEVANAGARI", "BENGALI", "GURMUKHI", "GUJARATI", "ORIYA", "TAMIL", "TELUGU", "KANNADA",
                        "MALAYALAM", "SINHALA LITH", "OL CHIKI", "MEETEI MAYEK", "ARABIC-INDIC", "EXTENDED ARABIC-INDIC",
                        "LIMBU", "LEPCHA", "SAURASHTRA", "TIBETAN")  # fmt: skip
+_DECIMAL_DIGITS = [chr(c) for c in range(sys.maxunicode) if unicodedata.category(chr(c)) == "Nd"]  # one pass
 INDIC_DIGITS = {
-    script: "".join(chr(c) for c in range(sys.maxunicode) if unicodedata.category(chr(c)) == "Nd"
-                    and unicodedata.name(chr(c), "").startswith(f"{script} DIGIT"))
+    script: "".join(c for c in _DECIMAL_DIGITS if unicodedata.name(c, "").startswith(f"{script} DIGIT"))
     for script in INDIC_DIGIT_SCRIPTS
-}  # fmt: skip
+}
 
 
 def cycle(unit: str):
