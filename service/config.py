@@ -196,6 +196,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="JSON list of browser origins allowed (CORS)")
     rate_limit_per_minute: float = Field(0, ge=0, description="requests per minute per key (or client IP); 0 = off")
     rate_limit_burst: int = Field(20, ge=1, description="requests a key may make at once before the rate applies")
+    quotas_db: Path | None = Field(
+        None, description="the SQLite file of each key's characters charged today (kept across restarts; replicas "
+        "sharing it share the quota); default: <models_dir>/quotas/quotas.sqlite3",
+    )
     auth_failures_per_minute: float = Field(
         10, ge=0, description="wrong keys an address may send per minute (as many at once) before 429; 0 = no limit"
     )
@@ -204,6 +208,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight requests may finish")
     log_format: Literal["json", "text"] = Field("json", description="json = one JSON object per log line")
     log_article_text: bool = Field(False, description="debug only: log request texts")
+
+    def quotas_path(self) -> Path:
+        return self.quotas_db or Path(self.models_dir) / "quotas" / "quotas.sqlite3"
 
     def accepted_keys(self) -> list[AcceptedKey]:
         """Keys from API_KEYS and API_KEYS_FILE together (in the file: blank lines and # comments ignored, a BOM and
