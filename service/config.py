@@ -68,8 +68,8 @@ def usable_key(raw: str, where: str) -> str:
     if not key:
         raise InvalidSetting(f"{where}: the key is blank (empty, or only whitespace or invisible characters)")
     if (bad := next((i for i, char in enumerate(key) if not "!" <= char <= "~"), None)) is not None:
-        raise InvalidSetting(f"{where}: the key holds U+{ord(key[bad]):04X} at character {bad + 1}; a key is "
-                             "visible ASCII (letters, digits, punctuation), as it is sent in an HTTP header")  # fmt: skip
+        raise InvalidSetting(f"{where}: the key holds U+{ord(key[bad]):04X} at character {bad + 1}; a key is visible "
+                             "ASCII (letters, digits, punctuation): it is sent in an HTTP header")  # fmt: skip
     return key
 
 
@@ -132,7 +132,17 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     header_timeout_s: float = Field(10.0, gt=0, description="time for a connection to send a request head")
     keep_alive_s: int = Field(5, ge=1, description="how long an idle keep-alive connection stays open")
-    max_connections: int = Field(1000, ge=1, description="concurrent connections (503 above; capped by the fd limit)")
+    max_connections: int = Field(
+        1000, ge=1, description="requests in progress at once (JSON 503 `busy` above; /healthz and /readyz never count); "
+        "fewer when the descriptor limit is low",
+    )
+    max_idle_connections: int = Field(
+        256, ge=1, description="open connections without a request in progress (no head yet, a partial head, or "
+        "keep-alive); above it the oldest idle one is closed",
+    )
+    max_idle_connections_per_client: int = Field(
+        32, ge=1, description="the same per client address (behind a proxy: at least its keep-alive pool)"
+    )
 
     # --- request limits -------------------------------------------------------------------------------------------
     max_article_chars: int = Field(20_000, ge=1, description="characters per article (413 above)")

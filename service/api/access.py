@@ -12,13 +12,13 @@ from pathlib import Path
 
 from ..config import AcceptedKey
 from ..sqlite_db import connect, transaction
-from .middleware import send_error
+from .middleware import HEALTH_PATHS, send_error
 
 # Health checks, and the editor's page with its static files (the page asks for the key and sends it itself), and
 # Swagger UI's script and style (the /docs page itself, and the schema, need a key).
 DOCS_ASSETS = "/docs-assets"
 FILE_PREFIXES = ("/static/", DOCS_ASSETS + "/")  # the mounted folders of files
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/"})
+OPEN_PATHS = HEALTH_PATHS | {"/"}
 OPEN_PREFIXES = FILE_PREFIXES
 
 
