@@ -32,7 +32,8 @@ class Flood:
 
     def __init__(self, host: str, port: int, connections: int, mode: str, peers: int, slow_byte_s: float = 0.5):
         self.host, self.port, self.slow_byte_s = host, port, slow_byte_s
-        self.slots = [(MODES[i % 3] if mode == "mixed" else mode, f"127.0.0.{11 + i % peers}") for i in range(connections)]
+        modes = [MODES[i % 3] if mode == "mixed" else mode for i in range(connections)]
+        self.slots = [(slot_mode, f"127.0.0.{11 + i % peers}") for i, slot_mode in enumerate(modes)]
         self.open = self.opened = self.refused = 0
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -108,8 +109,8 @@ def flood_in_background(url: str, connections: int, mode: str = "silent", peers:
         raise SystemExit("loopback only: the url must be http://127.x.x.x:port")
     context = multiprocessing.get_context("spawn")
     ready, stop, results = context.Event(), context.Event(), context.Queue()
-    process = context.Process(target=_flood_process, daemon=True, args=(parts.hostname, parts.port, connections, mode,
-                                                                         peers, settle_s, ready, stop, results))  # fmt: skip
+    arguments = (parts.hostname, parts.port, connections, mode, peers, settle_s, ready, stop, results)
+    process = context.Process(target=_flood_process, args=arguments, daemon=True)
     process.start()
     counts = {}
     try:
@@ -126,7 +127,8 @@ def probe(url: str, count: int, interval_s: float = 0.1, timeout_s: float = 2.0)
     """``count`` GET /healthz from another address, each on a new connection; what came back and how fast."""
     statuses, seconds = {}, []
     transport = httpx.HTTPTransport(local_address=PROBE_CLIENT)
-    with httpx.Client(transport=transport, timeout=timeout_s, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+    fresh = httpx.Limits(max_keepalive_connections=0)  # a new connection each time: it has to be accepted
+    with httpx.Client(transport=transport, timeout=timeout_s, limits=fresh) as client:
         for _ in range(count):
             started = time.monotonic()
             try:

@@ -8,22 +8,26 @@
   head (from opening, or from its previous response).
 * At most ``max_connections`` requests are in progress (JSON 503 ``busy`` above, ``RequestSlots``); /healthz and
   /readyz are always answered. uvicorn's own limit (a plain-text 503 that counted idle connections) is off.
-* The process asks for its hard descriptor limit and sizes both caps, and the accept backlog, to fit under it, so a
-  flood of connections is closed rather than exhausting descriptors (which stops every accept). The event loop's
-  "accept failed: too many open files" error, should it still come, is logged at most once every 10 s.
+* The process asks for its hard descriptor limit and sizes both caps, and how many connections are accepted at a
+  time, to fit under it (``ConnectionBudget``), so a flood of connections is closed rather than exhausting
+  descriptors (which stops every accept for a second); the connections waiting to be accepted wait in the kernel's
+  queue (``LISTEN_QUEUE``), not in descriptors. The event loop's "accept failed: too many open files" error, should
+  it still come, is logged at most once every 10 s.
 * SIGTERM: stop taking work (/readyz and new requests answer 503), let the requests in flight finish for up to
   ``grace_s``, then answer those still running with a JSON 503 ``shutting_down``, close the engines and exit 0,
   within the grace plus a few seconds. A second signal stops at once.
 """
 
+import dataclasses
 import logging
+import os
 import resource
 import signal
+import socket
 import sys
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -33,7 +37,7 @@ from .api.middleware import RequestSlots
 log = logging.getLogger("service")
 CUT_OFF_WAIT_S = 2.0  # after the grace: how long the cut-off requests get to send their 503
 UVICORN_SHUTDOWN_S = 2  # then: uvicorn's own wait for connections to close
-RESERVED_DESCRIPTORS = 128  # not for connections: model files, logs, SQLite files, pipes, the engines' threads
+LISTEN_QUEUE = 4096  # connections the kernel holds until accepted (no descriptor each); Linux caps it at somaxconn
 IDLE_CLOSED = "idle connection closed: over the idle connection limit"
 
 
@@ -171,23 +175,28 @@ def raise_descriptor_limit() -> int:
     return soft
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ConnectionBudget:
-    """How the descriptors left for connections are shared: requests in progress, idle connections (in all and per
-    client), and the accept backlog (asyncio accepts up to that many at once, before any of them can be closed)."""
+    """How the descriptors are shared: some kept for files (models, logs, SQLite, pipes: about 15 are open), the rest
+    for connections: requests in progress, idle connections (in all and per client), and those accepted but not yet
+    closed. asyncio accepts up to ``accept_batch`` connections each time the listening socket is ready, and an idle
+    connection over its cap is closed two loop turns after it was accepted: three batches may be open at once. The
+    connections waiting to be accepted cost no descriptor: the kernel queues them (``LISTEN_QUEUE``)."""
 
     requests: int
     idle: int
     idle_per_client: int
-    backlog: int
+    accept_batch: int
+    reserved: int
 
     @classmethod
     def of(cls, settings, descriptors: int) -> "ConnectionBudget":
-        left = max(64, descriptors - RESERVED_DESCRIPTORS)
-        backlog = min(2048, left // 8)
-        idle = min(settings.max_idle_connections, (left - backlog) // 4)
-        requests = min(settings.max_connections, left - backlog - idle)
-        return cls(requests, idle, min(settings.max_idle_connections_per_client, idle), backlog)
+        reserved = min(128, max(32, descriptors // 8))
+        left = max(64, descriptors - reserved)
+        batch = min(256, max(8, left // 16))
+        idle = min(settings.max_idle_connections, (left - 3 * batch) // 4)
+        requests = min(settings.max_connections, left - 3 * batch - idle)
+        return cls(requests, idle, min(settings.max_idle_connections_per_client, idle), batch, reserved)
 
 
 def make_server(app, settings) -> uvicorn.Server:
@@ -199,11 +208,13 @@ def make_server(app, settings) -> uvicorn.Server:
     descriptors = raise_descriptor_limit()
     budget = ConnectionBudget.of(settings, descriptors)
     log.info("file descriptor limit %d: at most %d requests in progress, %d idle connections (%d per client), "
-             "backlog %d", descriptors, budget.requests, budget.idle, budget.idle_per_client, budget.backlog)  # fmt: skip
+             "accepted %d at a time", descriptors, budget.requests, budget.idle, budget.idle_per_client,
+             budget.accept_batch)  # fmt: skip
     protocol = guarded_protocol(settings.header_timeout_s, IdleConnections(budget.idle, budget.idle_per_client))
     config = uvicorn.Config(
         RequestSlots(app, budget.requests), host=settings.host, port=settings.port, access_log=False, log_config=None,
-        http=protocol, ws="none", timeout_keep_alive=settings.keep_alive_s, backlog=budget.backlog,
+        http=protocol, ws="none", timeout_keep_alive=settings.keep_alive_s,
+        backlog=budget.accept_batch,  # asyncio's accept batch; the kernel's queue is set after start-up
         limit_concurrency=None,  # uvicorn's counts idle connections too, and answers in plain text
         timeout_graceful_shutdown=UVICORN_SHUTDOWN_S,
         loop="asyncio",  # not uvloop (which the ray extra brings): the accept-error filter above is asyncio's
@@ -215,6 +226,16 @@ class _GracefulServer(uvicorn.Server):
     def __init__(self, config, app, grace_s: float):
         super().__init__(config)
         self.app, self.grace_s, self.draining = app, grace_s, False
+
+    async def startup(self, sockets=None):
+        await super().startup(sockets)
+        # asyncio listens with its accept batch as the queue length; a flood would fill so short a queue and the
+        # kernel would drop other clients' connection attempts (retried only after 1, 3, 7 s). listen() again on
+        # the same socket (a duplicate descriptor) sets its queue alone.
+        for server in getattr(self, "servers", []):
+            for listening in server.sockets:
+                with socket.socket(fileno=os.dup(listening.fileno())) as same:
+                    same.listen(LISTEN_QUEUE)
 
     def handle_exit(self, sig, frame):
         if sig != signal.SIGTERM or self.draining or self.should_exit:

@@ -11,7 +11,7 @@ import pytest
 from scripts.connection_flood import flood_in_background, probe, real_request
 from service.api.middleware import RequestSlots
 from service.config import Settings
-from service.server import RESERVED_DESCRIPTORS, ConnectionBudget, IdleConnections
+from service.server import ConnectionBudget, IdleConnections
 
 from .conftest import running_server
 
@@ -62,9 +62,10 @@ def test_a_connection_with_a_request_in_progress_is_not_idle():
 @pytest.mark.parametrize("descriptors", [256, 1024, 4096, 20_000, 1 << 20])
 def test_the_connection_budget_fits_under_the_descriptor_limit(descriptors):
     budget = ConnectionBudget.of(Settings(), descriptors)
-    assert budget.requests + budget.idle + budget.backlog + RESERVED_DESCRIPTORS <= descriptors
-    assert 16 <= budget.backlog <= 2048 and 1 <= budget.idle_per_client <= budget.idle <= 256
-    assert budget.requests >= 64 and budget.requests <= Settings().max_connections
+    connections = budget.requests + budget.idle + 3 * budget.accept_batch  # three accept batches in flight at most
+    assert connections + budget.reserved <= descriptors and budget.reserved >= 32
+    assert 8 <= budget.accept_batch <= 256 and 1 <= budget.idle_per_client <= budget.idle <= 256
+    assert 64 <= budget.requests <= Settings().max_connections
 
 
 def test_requests_over_the_limit_get_a_json_503_and_health_probes_never_do():
@@ -140,5 +141,5 @@ def test_a_connection_flood_leaves_healthz_and_other_clients_served(flooded_serv
     assert served["status"] == 200, served
     assert flood["opened"] >= connections, flood
     text = log.read_text()
-    assert "at most 50 requests in progress, 28 idle connections (10 per client)" in text  # 256 descriptors' worth
+    assert "file descriptor limit 256: at most 50 requests in progress, 40 idle connections (10 per client)" in text
     assert text.count("out of system resource") <= 2
