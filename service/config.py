@@ -3,6 +3,7 @@
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -33,12 +34,43 @@ class AcceptedKey:
     daily_chars: int | None = None
 
     @classmethod
-    def of(cls, spec: "SecretStr | KeySpec") -> "AcceptedKey":
+    def of(cls, spec: "SecretStr | KeySpec", where: str) -> "AcceptedKey":
+        """The key of a plain string or an object, checked (``where`` names it in the error: a line, an item)."""
         if isinstance(spec, KeySpec):
-            key = spec.key.get_secret_value().strip()
+            key = usable_key(spec.key.get_secret_value(), where)
             return cls(key, spec.name or _name_of(key), spec.rate_per_minute, spec.daily_chars)
-        key = spec.get_secret_value().strip()
+        key = usable_key(spec.get_secret_value(), where)
         return cls(key, _name_of(key))
+
+
+def _invisible(char: str) -> bool:
+    """Whitespace of any script (U+00A0, U+2003, U+3000, tabs) or a format character (zero-width spaces and
+    joiners, BOMs): what a copied secret may carry around it unseen."""
+    return char.isspace() or unicodedata.category(char) == "Cf"
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without the whitespace and format characters around it (``str.strip`` keeps zero-width ones)."""
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def usable_key(raw: str, where: str) -> str:
+    """``raw`` without the invisible characters around it. ``InvalidSetting`` when nothing is left (a blank key would
+    be an accepted empty credential, or run the service open) or when a character is not visible ASCII: a client
+    sends the key in an HTTP header, where a control character, a space or a non-ASCII letter is a copying mistake or
+    cannot be sent as typed. The message names the place and the character, never the key."""
+    key = strip_invisible(raw)
+    if not key:
+        raise InvalidSetting(f"{where}: the key is blank (empty, or only whitespace or invisible characters)")
+    if (bad := next((i for i, char in enumerate(key) if not "!" <= char <= "~"), None)) is not None:
+        raise InvalidSetting(f"{where}: the key holds U+{ord(key[bad]):04X} at character {bad + 1}; a key is visible "
+                             "ASCII (letters, digits, punctuation): it is sent in an HTTP header")  # fmt: skip
+    return key
 
 
 def _name_of(key: str) -> str:
@@ -100,7 +132,17 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     header_timeout_s: float = Field(10.0, gt=0, description="time for a connection to send a request head")
     keep_alive_s: int = Field(5, ge=1, description="how long an idle keep-alive connection stays open")
-    max_connections: int = Field(1000, ge=1, description="concurrent connections (503 above; capped by the fd limit)")
+    max_connections: int = Field(
+        1000, ge=1, description="requests in progress at once (JSON 503 `busy` above; /healthz and /readyz never count); "
+        "fewer when the descriptor limit is low",
+    )
+    max_idle_connections: int = Field(
+        256, ge=1, description="open connections without a request in progress (no head yet, a partial head, or "
+        "keep-alive); above it the oldest idle one is closed",
+    )
+    max_idle_connections_per_client: int = Field(
+        32, ge=1, description="the same per client address (behind a proxy: at least its keep-alive pool)"
+    )
 
     # --- request limits -------------------------------------------------------------------------------------------
     max_article_chars: int = Field(20_000, ge=1, description="characters per article (413 above)")
@@ -193,6 +235,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="JSON list of browser origins allowed (CORS)")
     rate_limit_per_minute: float = Field(0, ge=0, description="requests per minute per key (or client IP); 0 = off")
     rate_limit_burst: int = Field(20, ge=1, description="requests a key may make at once before the rate applies")
+    quotas_db: Path | None = Field(
+        None, description="the SQLite file of each key's characters charged today (kept across restarts; replicas "
+        "sharing it share the quota); default: <models_dir>/quotas/quotas.sqlite3",
+    )
     auth_failures_per_minute: float = Field(
         10, ge=0, description="wrong keys an address may send per minute (as many at once) before 429; 0 = no limit"
     )
@@ -202,25 +248,18 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field("json", description="json = one JSON object per log line")
     log_article_text: bool = Field(False, description="debug only: log request texts")
 
+    def quotas_path(self) -> Path:
+        return self.quotas_db or Path(self.models_dir) / "quotas" / "quotas.sqlite3"
+
     def accepted_keys(self) -> list[AcceptedKey]:
-        """Keys from API_KEYS and API_KEYS_FILE together (blank lines and # comments in the file ignored, a BOM and
-        surrounding whitespace stripped; a line starting with ``{`` is a JSON key object). A keys file that is set
-        must give at least one key, and REQUIRE_API_KEY wants one from somewhere: otherwise ``InvalidSetting``, since
-        the service would silently run open; so do two keys with one name."""
-        keys = [AcceptedKey.of(k) for k in self.api_keys]
+        """Keys from API_KEYS and API_KEYS_FILE together (in the file: blank lines and # comments ignored, a BOM and
+        surrounding whitespace stripped; a line starting with ``{`` is a JSON key object, one starting with ``"`` a
+        JSON string). ``InvalidSetting``, naming the place and never the key, since the service would otherwise run
+        open or accept an empty credential: a key that is blank or not visible ASCII (``usable_key``), a keys file
+        that is set but gives no key, REQUIRE_API_KEY with no key from anywhere; and two keys with one name."""
+        keys = [AcceptedKey.of(spec, f"SUMMARIZER_API_KEYS item {n}") for n, spec in enumerate(self.api_keys, 1)]
         if self.api_keys_file is not None:
-            try:
-                lines = self.api_keys_file.read_text(encoding="utf-8-sig").splitlines()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise InvalidSetting(f"SUMMARIZER_API_KEYS_FILE={self.api_keys_file} cannot be read: {exc}") from None
-            from_file = [(n, line.strip()) for n, line in enumerate(lines, 1)
-                         if line.strip() and not line.lstrip().startswith("#")]  # fmt: skip
-            if not from_file:
-                raise InvalidSetting(f"SUMMARIZER_API_KEYS_FILE={self.api_keys_file} holds no key (only blank or "
-                                     "# comment lines); the service would run without keys")  # fmt: skip
-            for number, line in from_file:
-                keys.append(self._file_key(number, line))
-        keys = [key for key in keys if key.key]
+            keys += self._file_keys(self.api_keys_file)
         names = [key.name for key in keys]
         if duplicates := sorted({name for name in names if names.count(name) > 1}):
             raise InvalidSetting(f"two API keys share the name {duplicates[0]!r}; names identify keys in the metrics")
@@ -229,15 +268,36 @@ class Settings(BaseSettings):
                                  "(SUMMARIZER_API_KEYS or SUMMARIZER_API_KEYS_FILE)")  # fmt: skip
         return keys
 
-    def _file_key(self, number: int, line: str) -> AcceptedKey:
-        if not line.startswith("{"):
-            return AcceptedKey.of(SecretStr(line))
+    @staticmethod
+    def _file_keys(path: Path) -> list[AcceptedKey]:
+        where = f"SUMMARIZER_API_KEYS_FILE={path}"
         try:
-            return AcceptedKey.of(KeySpec.model_validate(json.loads(line)))
-        except (ValueError, ValidationError) as exc:  # the message names the line, never the key
-            fields = sorted({str(e["loc"][0]) for e in exc.errors()}) if isinstance(exc, ValidationError) else []
-            what = f"invalid fields: {', '.join(fields)}" if fields else "not a JSON object"
-            raise InvalidSetting(f"SUMMARIZER_API_KEYS_FILE={self.api_keys_file} line {number}: {what}") from None
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidSetting(f"{where} cannot be read: {exc}") from None
+        keys = []
+        for number, line in enumerate(lines, 1):
+            line = strip_invisible(line)
+            if line and not line.startswith("#"):
+                place = f"{where} line {number}"
+                keys.append(AcceptedKey.of(_key_line(line, place), place))
+        if not keys:
+            raise InvalidSetting(f"{where} holds no key (only blank or # comment lines); the service would run "
+                                 "without keys")  # fmt: skip
+        return keys
+
+
+def _key_line(line: str, where: str) -> "SecretStr | KeySpec":
+    """One line of a keys file: a JSON object, a JSON string, or the key itself."""
+    if not line.startswith(("{", '"')):
+        return SecretStr(line)
+    try:
+        value = json.loads(line)
+        return KeySpec.model_validate(value) if line.startswith("{") else SecretStr(value)
+    except (ValueError, ValidationError) as exc:  # the message names the line, never the key
+        fields = sorted({str(e["loc"][0]) for e in exc.errors()}) if isinstance(exc, ValidationError) else []
+        what = f"invalid fields: {', '.join(fields)}" if fields else "not a JSON object or string"
+        raise InvalidSetting(f"{where}: {what}") from None
 
 
 # Default batch bounds per device type: (max padded tokens, max rows) for translation, then for summaries.

@@ -52,6 +52,7 @@ def settings_factory(tiny_models, tmp_path_factory):
             max_wait_ms=2,
             cache="off",  # tests count engine work; the translation memory's own tests turn it on
             jobs_db=str(jobs_db),
+            quotas_db=str(tmp_path_factory.mktemp("quotas") / "quotas.sqlite3"),  # each app's own day of charges
         )
         return Settings(**(base | overrides))
 

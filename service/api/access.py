@@ -1,20 +1,24 @@
-"""Who may call, and how often: API keys (constant-time check) and a token bucket per key (or per client address
-when no keys are configured). Keys are never logged: a caller is identified by a short hash of its key."""
+"""Who may call, and how often: API keys (constant-time check), a token bucket per key (or per client address
+when no keys are configured), and daily character quotas per key (kept in SQLite, refunded for refused requests).
+Keys are never logged: a caller is identified by a short hash of its key."""
 
 import hashlib
 import hmac
 import threading
 import time
 from collections import OrderedDict
+from contextvars import ContextVar
+from pathlib import Path
 
 from ..config import AcceptedKey
-from .middleware import send_error
+from ..sqlite_db import connect, transaction
+from .middleware import HEALTH_PATHS, send_error
 
 # Health checks, and the editor's page with its static files (the page asks for the key and sends it itself), and
 # Swagger UI's script and style (the /docs page itself, and the schema, need a key).
 DOCS_ASSETS = "/docs-assets"
 FILE_PREFIXES = ("/static/", DOCS_ASSETS + "/")  # the mounted folders of files
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/"})
+OPEN_PATHS = HEALTH_PATHS | {"/"}
 OPEN_PREFIXES = FILE_PREFIXES
 
 
@@ -35,24 +39,58 @@ def matching_key(presented: str, accepted: list[AcceptedKey]) -> AcceptedKey | N
     return found
 
 
-class DailyQuotas:
-    """Characters of text per key name and UTC day (this process's count: each replica counts its own)."""
+# The quota charges of the request being handled: AccessGuard opens the list, DailyQuotas.charge adds to it (the
+# routes charge deep in the handler, this is how the guard learns what to give back when the request is refused).
+_request_charges: ContextVar[list | None] = ContextVar("request_charges", default=None)
+QUOTA_SCHEMA = "CREATE TABLE IF NOT EXISTS quota_use (name TEXT, day INTEGER, chars INTEGER, PRIMARY KEY (name, day))"
 
-    def __init__(self):
-        self._used: dict[str, tuple[int, int]] = {}  # name → (day number, characters)
+
+class DailyQuotas:
+    """Characters of text per key name and UTC day, in a SQLite file (``path``; kept across restarts, and shared by
+    replicas that share the file) or in memory (None). A request that is refused is given its charge back."""
+
+    def __init__(self, path: Path | None = None):
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # NORMAL: a power cut may forget the last charges, never corrupt the file. A short wait: this runs on the
+        # event loop, and another replica holds the write lock only for one small transaction.
+        self._db = connect(Path(path) if path is not None else ":memory:", "NORMAL", timeout_s=2)
+        self._db.execute(QUOTA_SCHEMA)
+        self._db.execute("DELETE FROM quota_use WHERE day < ?", (_day(time.time()),))  # yesterday's are spent
         self._lock = threading.Lock()
 
     def charge(self, name: str, limit: int, chars: int, now: float | None = None) -> float:
         """0 when ``chars`` fit in today's quota (and they are counted), else seconds until it resets."""
         now = time.time() if now is None else now
-        day = int(now // 86400)
-        with self._lock:
-            used_day, used = self._used.get(name, (day, 0))
-            used = used if used_day == day else 0
+        day = _day(now)
+        with self._lock, transaction(self._db):
+            row = self._db.execute("SELECT chars FROM quota_use WHERE name = ? AND day = ?", (name, day)).fetchone()
+            used = row[0] if row else 0
             if used + chars > limit:
                 return (day + 1) * 86400 - now
-            self._used[name] = (day, used + chars)
-            return 0.0
+            self._db.execute("INSERT OR REPLACE INTO quota_use VALUES (?, ?, ?)", (name, day, used + chars))
+        if (charges := _request_charges.get()) is not None:
+            charges.append((self, name, day, chars))
+        return 0.0
+
+    def refund(self, name: str, day: int, chars: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE quota_use SET chars = max(0, chars - ?) WHERE name = ? AND day = ?",
+                             (chars, name, day))  # fmt: skip
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _day(now: float) -> int:
+    return int(now // 86400)
+
+
+def refused(status: int) -> bool:
+    """Statuses a request is answered with when the service did not do its work: it is not charged for them. Not 499:
+    a client that hangs up after its work began (work done, or dropped from the queues) is charged."""
+    return (400 <= status < 500 and status != 499) or status == 503
 
 
 def caller_id(key: str) -> str:
@@ -141,4 +179,22 @@ class AccessGuard:
             retry = max(1, round(wait + 0.5))
             message = f"rate limit reached for this caller; retry in {retry} s"
             return await send_error(send, 429, "rate_limited", message, request_id, [("retry-after", retry)])
-        await self.app(scope, receive, send)
+        await self._charged_unless_refused(scope, receive, send)
+
+    async def _charged_unless_refused(self, scope, receive, send):
+        """Runs the request; the quota charges it made are given back when it is answered with a refusal (before the
+        answer goes out, so that the caller's next request sees them back)."""
+        charges = []
+        token = _request_charges.set(charges)
+
+        async def send_refunding_refusals(message):
+            if message["type"] == "http.response.start" and refused(message["status"]):
+                for quotas, name, day, chars in charges:
+                    quotas.refund(name, day, chars)
+                charges.clear()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_refunding_refusals)
+        finally:
+            _request_charges.reset(token)

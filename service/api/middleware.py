@@ -1,4 +1,5 @@
-"""Checks made before a request body is parsed: request ids, body size (413), content type (415), body time (408)."""
+"""Checks made before a request body is parsed: requests in progress (503), request ids, body size (413), content type
+(415), body time (408)."""
 
 import asyncio
 import json
@@ -6,6 +7,7 @@ import re
 import time
 import uuid
 
+HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # The editor's page loads only its own script and style, talks only to this service, and is never framed.
 PAGE_HEADERS = [
@@ -23,6 +25,29 @@ async def send_error(send, status: int, code: str, message: str, request_id: str
     start_headers += [(k.encode(), str(v).encode()) for k, v in headers]
     await send({"type": "http.response.start", "status": status, "headers": start_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class RequestSlots:
+    """Pure ASGI middleware: at most ``limit`` requests in progress (each holds a connection and its descriptor until
+    answered); above it a JSON 503 ``busy`` at once, closing the connection. The health probes are never refused, so
+    a load balancer sees a busy replica alive (their answers are immediate: they cannot pile up)."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+        self.in_progress = 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in HEALTH_PATHS:
+            return await self.app(scope, receive, send)
+        if self.in_progress >= self.limit:
+            message = f"{self.limit} requests are in progress, the most this replica takes; retry in a second"
+            return await send_error(send, 503, "busy", message, None, [("retry-after", 1), ("connection", "close")])
+        self.in_progress += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_progress -= 1
 
 
 def _is_json(content_type: str) -> bool:
