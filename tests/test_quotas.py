@@ -61,7 +61,6 @@ def test_refused_requests_are_not_charged(quota_client):
         assert spent.status_code == 429 and spent.json()["error"]["code"] == "quota_exceeded"
 
 
-@pytest.mark.xfail(strict=True, reason="needs service/api/app.py to open DailyQuotas(settings.quotas_path())")
 def test_a_restarted_service_keeps_the_days_charges(settings_factory, tmp_path):
     keys = [{"key": "cms-secret", "name": "cms", "daily_chars": 50}]
     settings = settings_factory(api_keys=keys, quotas_db=str(tmp_path / "quotas.sqlite3"), warmup=False)

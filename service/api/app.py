@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_
             await asyncio.wait({state.loader}, timeout=60)
         await state.jobs.stop()
         await asyncio.to_thread(store.close)
+        state.quotas.close()
         if state.runtime is not None:  # a batch still running is not waited for long: its requests were answered
             await asyncio.to_thread(state.runtime.close, ENGINE_STOP_S)
 
@@ -98,7 +99,7 @@ def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_
     state = app.state
     state.settings, state.metrics, state.runtime, state.load_error = settings, metrics, None, None
     state.ready, state.shutting_down, state.in_flight, state.on_load_failure = False, False, 0, None
-    state.quotas = DailyQuotas()
+    state.quotas = DailyQuotas(settings.quotas_path())
     state.request_tasks = set()  # the work of each request in flight, cut off when the shutdown grace is over
 
     def cut_off():
