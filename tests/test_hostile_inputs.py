@@ -175,7 +175,9 @@ def test_sigterm_after_hostile_load_exits_within_the_grace(server):
 def test_work_outlasting_the_grace_gets_json_503_and_exit_0(tiny_models, tmp_path):
     slow = {"articles": [{"id": str(i), "text": SEED_TEXT} for i in range(16)],
             "options": {"translation_num_beams": 8, "summary_num_beams": 8}}  # fmt: skip
-    with running_server(tiny_models, tmp_path, shutdown_grace_s=1, translation_max_new_tokens=256) as (url, process):
+    # A long deadline: admission would refuse this much work under the default one (it is predicted to take minutes).
+    with running_server(tiny_models, tmp_path, shutdown_grace_s=1, translation_max_new_tokens=256,
+                        request_timeout_s=3600) as (url, process):
         answers = []
         thread = threading.Thread(target=lambda: answers.append(httpx.post(url + "/summarize", json=slow, timeout=120)))
         thread.start()
