@@ -291,16 +291,14 @@ def compare_ctranslate2(settings, sources, models_dir, compute_type, articles, s
     out["gpu_memory"] = gpu_memory()
     if torch_models is not None:
         # The service's default pair: IndicTrans2 on CTranslate2, mT5 on torch (never half precision on CTranslate2).
-        pair = make_pipeline(ct2_models.translator, torch_models.summarizer, ct2_settings, None, translation_kwargs,
-                             summary_kwargs)  # fmt: skip
-        asyncio.run(run_engine(pair, warm))
-        seconds, latencies = asyncio.run(run_engine(pair, articles))
-        out["engine_default_pair"] = summary("engine, IndicTrans2 on CTranslate2 + mT5 on torch", seconds, latencies,
-                                             len(articles), sentences)  # fmt: skip
+        out["engine_default_pair"] = engine_run(
+            "engine, IndicTrans2 on CTranslate2 + mT5 on torch", ct2_models.translator, torch_models.summarizer,
+            ct2_settings, translation_kwargs, summary_kwargs, warm, articles, sentences,
+        )  # fmt: skip
+        seconds = out["engine_default_pair"]["seconds"]
         out["engine_default_pair"]["speedup_vs_peer"] = round(out["peer"]["seconds"] / seconds, 2)
         if "naive" in result:
             out["engine_default_pair"]["speedup_vs_naive"] = round(result["naive"]["seconds"] / seconds, 2)
-        close_engines(pair)
     reference = ct2_models
     if compute_type != "float32":
         reference = load_models(ct2_settings.model_copy(update={"ct2_compute_type": "float32"}), sources)
@@ -314,6 +312,16 @@ def compare_ctranslate2(settings, sources, models_dir, compute_type, articles, s
                                                                   translation_kwargs, summary_kwargs)  # fmt: skip
     close_engines(ct2_pipeline)
     return out
+
+
+def engine_run(label, translator, summarizer, settings, translation_kwargs, summary_kwargs, warm, articles,
+               sentences) -> dict:  # fmt: skip
+    """A fresh engine pair over these models: warmed up, then timed on the articles."""
+    pipeline = make_pipeline(translator, summarizer, settings, None, translation_kwargs, summary_kwargs)
+    asyncio.run(run_engine(pipeline, warm))
+    seconds, latencies = asyncio.run(run_engine(pipeline, articles))
+    close_engines(pipeline)
+    return summary(label, seconds, latencies, len(articles), sentences)
 
 
 def gpu_memory() -> dict | None:
@@ -493,14 +501,12 @@ def main(argv=None) -> dict:
         checkpoint()
     if card_models is not models:
         # The same engine on torch's own CPU kernels: what the packed oneDNN layers gain, in this run.
-        plain = make_pipeline(card_models.translator, card_models.summarizer, settings, None, translation_kwargs,
-                              summary_kwargs)  # fmt: skip
-        asyncio.run(run_engine(plain, warm))
-        seconds, latencies = asyncio.run(run_engine(plain, articles))
-        result["engine_default_gemm"] = summary("engine, torch's default CPU kernels", seconds, latencies,
-                                                len(articles), sentences)  # fmt: skip
+        result["engine_default_gemm"] = engine_run(
+            "engine, torch's default CPU kernels", card_models.translator, card_models.summarizer, settings,
+            translation_kwargs, summary_kwargs, warm, articles, sentences,
+        )  # fmt: skip
+        seconds = result["engine_default_gemm"]["seconds"]
         result["engine"]["speedup_vs_default_gemm"] = round(seconds / result["engine"]["seconds"], 2)
-        close_engines(plain)
     if not args.skip_naive:
         # The model cards' loop runs the models as published (float32 on CPU).
         seconds, latencies = run_naive(card_models, articles, translation_kwargs, summary_kwargs)

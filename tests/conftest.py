@@ -1,5 +1,6 @@
 """Shared fixtures: where ../shared is, tiny random models (built once per run), settings and app clients."""
 
+import gc
 import os
 import signal
 import subprocess
@@ -148,3 +149,19 @@ def keyed_server(tiny_models, tmp_path_factory):
         tiny_models, tmp_path_factory.mktemp("keyed"), api_keys='["k-1"]', rate_limit_per_minute=30, rate_limit_burst=2
     ) as (url, _):
         yield url
+
+
+def cpu_seconds(function, text: str) -> float:
+    """CPU time of this thread (a busy neighbour process does not inflate it); the best of a few short runs."""
+    best = float("inf")
+    gc.disable()  # a collection triggered by the many match objects of a long input is not the pattern's cost
+    try:
+        for _ in range(3):
+            started = time.thread_time()
+            function(text)
+            best = min(best, time.thread_time() - started)
+            if best > 0.2:
+                break
+    finally:
+        gc.enable()
+    return best

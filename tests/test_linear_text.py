@@ -1,11 +1,9 @@
 """Every pattern and text function applied to request text runs in time linear in the text, on the inputs that made
 backtracking patterns explode; and the linear rewrites find exactly what upstream's patterns find."""
 
-import gc
 import random
 import re
 import sys
-import time
 import unicodedata
 
 import pytest
@@ -17,7 +15,7 @@ from service.errors import ArticleTooLong, InvalidText, UnsupportedLanguage
 from service.text import checks, html_attributes, html_doc, indic_processing, language, patterns, splitting
 from service.translation.tokenizer import IndicTransTokenizer
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, cpu_seconds
 
 # Zeros of the digit blocks of every script of India (and the Perso-Arabic ones used for Urdu, Kashmiri, Sindhi).
 INDIC_DIGIT_SCRIPTS = ("DEVANAGARI", "BENGALI", "GURMUKHI", "GUJARATI", "ORIYA", "TAMIL", "TELUGU", "KANNADA",
@@ -141,22 +139,6 @@ def detected_or_refused(text):
     """Detection of the text, and of it after each served script's letters (so that each script's rules run)."""
     for prefix in ("", "क", "ক", "ک", "ᱚ", "ꯀ"):
         refused(language.detect_language, prefix * 50 + text)
-
-
-def cpu_seconds(function, text: str) -> float:
-    """CPU time of this thread (a busy neighbour process does not inflate it); the best of a few short runs."""
-    best = float("inf")
-    gc.disable()  # a collection triggered by the many match objects of a long input is not the pattern's cost
-    try:
-        for _ in range(3):
-            started = time.thread_time()
-            function(text)
-            best = min(best, time.thread_time() - started)
-            if best > 0.2:
-                break
-    finally:
-        gc.enable()
-    return best
 
 
 def assert_linear(name, function, family, n, max_seconds_at_n, make=None):
