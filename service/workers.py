@@ -17,7 +17,8 @@ from .errors import DeadlineExceeded, Overloaded
 
 class Deadline:
     """When a request's work must be done by (``None``: never), whether it was abandoned before, and who asked
-    (``caller``: the API key's name; the engines share batches fairly between callers)."""
+    (``caller``: the API key's name, or the client's address without keys; the engines share batches fairly
+    between callers)."""
 
     def __init__(self, seconds: float | None = None, caller: str = ""):
         self.seconds = seconds

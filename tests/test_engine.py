@@ -325,6 +325,24 @@ def test_an_urgent_request_sees_less_work_ahead_than_a_patient_one():
     scheduler.close()
 
 
+def test_admission_counts_another_callers_work_only_up_to_the_share_the_rotation_gives_it():
+    """Batches rotate between callers: a small request of a new caller waits for about as much of the big caller's
+    work as its own, not for all of it, so it is admitted while the big caller's next request is refused."""
+    scheduler, gate, started, _ = lane_recorder(batch_size=4)
+    scheduler.submit(["running"], [1])
+    started.wait(10)
+    scheduler.submit(["flood"] * 200, [1] * 200, deadline=deadline_in(20, "big"))
+    measured(scheduler, 10.0)
+    assert scheduler.predicted_s(5, "interactive", deadline_in(30).at, "small") == pytest.approx(1.0)  # 5 + 5
+    assert scheduler.predicted_s(5, "interactive", deadline_in(30).at, "big") == pytest.approx(20.5)  # 200 + 5
+    scheduler.admit(5, "interactive", deadline_in(20, "small"))
+    with pytest.raises(Overloaded):
+        scheduler.admit(5, "interactive", deadline_in(20, "big"))
+    assert scheduler.predicted_s(5, "interactive", deadline_in(30).at) == pytest.approx(21.0)  # all of it + reserved
+    gate.set()
+    scheduler.close()
+
+
 def test_admitted_requests_finish_in_deadline_order_under_a_saturated_model():
     scheduler, gate, started, batches = lane_recorder(batch_size=4)
     scheduler.submit(["running"], [1])

@@ -106,7 +106,8 @@ async def _run(request: Request, work):
     """Run ``work(deadline)`` under the request deadline. A request past its deadline, or whose caller hung up, is
     abandoned: its queued model work is dropped and its text work stops at the next sentence."""
     timeout_s = request_timeout_s(request)
-    deadline = Deadline(timeout_s, _key_name(request) or "")
+    # Engines share batches between callers: API keys by name, an open service's callers by address.
+    deadline = Deadline(timeout_s, _key_name(request) or request.scope.get("state", {}).get("caller", ""))
     task = asyncio.ensure_future(work(deadline))
     request.app.state.request_tasks.add(task)
 

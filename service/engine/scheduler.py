@@ -166,9 +166,6 @@ class _Lane:
     def groups(self):
         return (g for groups in self.callers.values() for g in groups)
 
-    def items_before(self, deadline_at: float) -> int:
-        return sum(len(g.items) for g in self.groups() if g.deadline_at <= deadline_at)
-
 
 @dataclass
 class _Reservation:
@@ -178,6 +175,7 @@ class _Reservation:
     deadline_at: float
     lane: str
     items: int
+    caller: str = ""
 
 
 class BatchScheduler:
@@ -243,24 +241,41 @@ class BatchScheduler:
         return 1.0
 
     def predicted_s(self, count: int, lane: str = "interactive", deadline_at: float = math.inf,
+                    caller: str | None = None,
                     exclude: int | None = None) -> float | None:  # fmt: skip
-        """Seconds until ``count`` more items with this deadline would be done: the work ahead of them in their lane
-        (earlier deadlines first; the bulk lane waits for all interactive work too) plus their own, over the drain
-        rate. None until a batch has measured the rate."""
+        """Seconds until ``count`` more items of ``caller`` with this deadline would be done: the work ahead of them
+        in their lane (``_items_ahead``; ``caller=None``: all of it) plus their own, over the drain model. None until
+        a batch has measured it."""
         with self._cond:
-            ahead = self._items_ahead(lane, deadline_at, exclude)
+            ahead = self._items_ahead(lane, deadline_at, count, caller, exclude)
         seconds = self.drain.seconds(ahead + count)
         return None if seconds is None else seconds / self._lane_share(lane)
 
-    def _items_ahead(self, lane: str, deadline_at: float, exclude: int | None = None) -> int:
-        """Queued and reserved items that go before work of this deadline in this lane (with the lock held)."""
-        def goes_before(r: _Reservation) -> bool:  # as queued work does: earlier deadlines, and interactive before bulk
-            return r.deadline_at <= deadline_at if r.lane == lane else lane == "bulk"
+    def _items_ahead(self, lane: str, deadline_at: float, count: int = 0, caller: str | None = None,
+                     exclude: int | None = None) -> int:  # fmt: skip
+        """Queued and reserved items that go before ``count`` items of ``caller`` with this deadline in this lane
+        (with the lock held). The caller's own work goes before when its deadline is earlier; another caller's, as
+        the batches rotate between callers, at most as much as the caller's own work (its share), whatever its
+        deadlines; in the bulk lane all interactive work goes before. ``caller=None``: all the work with earlier
+        deadlines, whoever sent it (the queue's drain time, as /metrics shows it)."""
+        def goes_before(other: str, other_deadline_at: float) -> bool:
+            return other_deadline_at <= deadline_at or (caller is not None and other != caller)
 
-        ahead = self._lanes[lane].items_before(deadline_at)
-        ahead += sum(r.items for key, r in self._reserved.items() if key != exclude and goes_before(r))
-        if lane == "bulk":
+        per_caller: dict[str, int] = {}
+        waiting = [(g.caller, g.deadline_at, len(g.items)) for g in self._lanes[lane].groups()]
+        waiting += [(r.caller, r.deadline_at, r.items) for key, r in self._reserved.items()
+                    if key != exclude and r.lane == lane]  # fmt: skip
+        for other, other_deadline_at, items in waiting:
+            if goes_before(other, other_deadline_at):
+                per_caller[other] = per_caller.get(other, 0) + items
+        if caller is None:
+            ahead = sum(per_caller.values())
+        else:
+            own = per_caller.pop(caller, 0)
+            ahead = own + sum(min(items, own + count) for items in per_caller.values())
+        if lane == "bulk":  # all interactive work, queued or reserved, goes before bulk
             ahead += self._lanes["interactive"].items
+            ahead += sum(r.items for key, r in self._reserved.items() if key != exclude and r.lane == "interactive")
         return ahead
 
     def load(self) -> dict:
@@ -280,10 +295,10 @@ class BatchScheduler:
         request again replaces its reservation (a better count after its text is split)."""
         if deadline is None or deadline.at is None:
             return
-        predicted = self.predicted_s(count, lane, deadline.at, exclude=id(deadline))
+        predicted = self.predicted_s(count, lane, deadline.at, deadline.caller, exclude=id(deadline))
         if predicted is None or predicted <= ADMIT_SHARE * deadline.remaining_s:
             with self._cond:
-                self._reserved[id(deadline)] = _Reservation(deadline.at, lane, count)
+                self._reserved[id(deadline)] = _Reservation(deadline.at, lane, count, deadline.caller)
             return
         self.release(deadline)
         retry = max(1, math.ceil(predicted - ADMIT_SHARE * (deadline.seconds or 0)))
