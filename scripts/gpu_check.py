@@ -64,15 +64,15 @@ def pipeline_on_gpu(models: Path) -> dict:
     )  # fmt: skip
     runtime = build_runtime(settings)
     text = (ROOT / "seeds" / "seed_article_hi.txt").read_text(encoding="utf-8")
-    [result] = asyncio.run(runtime.pipeline.process([("seed", text)], JobOptions()))
+    [result] = asyncio.run(runtime.pipeline.process([("seed", text)], JobOptions(source_langs=("hin_Deva",))))
     runtime.close()
     return {
         "device": str(runtime.device),
         "dtypes": runtime.dtypes,
         "paragraphs_in": len([p for p in text.split("\n") if p.strip()]),
         "paragraphs_out": len(result.paragraphs_en),
-        "summary_hi_chars": len(result.summary_hi),
-        "summary_en_chars": len(result.summary_en),
+        "summary_hi_chars": len(result.summaries["hi"]),
+        "summary_en_chars": len(result.summaries["en"]),
         "timings_ms": result.timings_ms,
     }
 
@@ -169,9 +169,9 @@ def ctranslate2_against_torch(models: Path) -> dict:
     for backend in ("torch", "ctranslate2"):
         runtime = build_runtime(Settings(**base, translation_backend=backend, summary_backend=backend))
         for beams in (1, 4):
-            options = JobOptions(translation_num_beams=beams, summary_num_beams=beams)
+            options = JobOptions(translation_num_beams=beams, summary_num_beams=beams, source_langs=("hin_Deva",))
             [result] = asyncio.run(runtime.pipeline.process([("seed", text)], options))
-            outputs[backend, beams] = (result.paragraphs_en, result.summary_hi)
+            outputs[backend, beams] = (result.paragraphs_en, result.summaries["hi"])
         runtime.close()
     return {
         f"{kind}_equal_beams_{beams}": outputs["torch", beams][i] == outputs["ctranslate2", beams][i]

@@ -1,12 +1,13 @@
 """Bulk summarization of a JSONL archive: ``python -m service summarize-file IN.jsonl -o OUT.jsonl``.
 
-IN holds one article a line, ``{"id": "…", "text": "…", …}`` (other fields are ignored). A run has two passes:
+IN holds one article a line, ``{"id": "…", "text": "…", "source_lang"?: "…", …}`` (other fields are ignored; without
+``source_lang`` the article's language is detected). A run has two passes:
 
 1. Every line is read and checked, before any model loads: a line over ``SUMMARIZER_MAX_REQUEST_BYTES``, not UTF-8,
    not JSON, not an object, whose ``id`` is missing, empty, over 200 characters or not a string, or whose ``text`` is
-   missing or not a string (the API's own rules: ``ArticleIn``), and a second line with an id already used, goes to
-   OUT's ``.errors.jsonl`` sibling with its line number and reason. Blank lines, a byte-order mark and CRLF line
-   ends are fine. Ids already in OUT are skipped.
+   missing or not a string (the API's own rules: ``ArticleIn``), whose ``source_lang`` names no served language, and
+   a second line with an id already used, goes to OUT's ``.errors.jsonl`` sibling with its line number and reason.
+   Blank lines, a byte-order mark and CRLF line ends are fine. Ids already in OUT are skipped.
 2. The rest is summarized (through a running service with ``--url``, or in this process with the configured
    models, loaded only when something is left to do). Each result is appended to OUT as one line, in the API's
    shape (``ArticleOut``, what ``POST /summarize`` answers), as soon as it is done, so a killed run loses nothing: a
@@ -30,6 +31,8 @@ from tqdm import tqdm
 
 from .api.errors import _describe as describe_invalid
 from .api.schemas import MAX_ID_CHARS, ArticleIn, ArticleOut
+from .errors import UnsupportedLanguage
+from .text.language import normalize_language_code
 
 BOM = b"\xef\xbb\xbf"
 BULK_RETRIES = 120  # tries of one article while the service answers 429 (Retry-After is at most 60 s)
@@ -123,14 +126,20 @@ def read_archive(stream: BinaryIO, max_line_bytes: int) -> Iterator[tuple[int, A
 
 
 def scan(lines: Iterable[tuple[int, ArchiveLine | Problem]], done: set[str], report: Callable[[Problem], None],
-         counts: Counts) -> list[int]:  # fmt: skip
+         counts: Counts, max_code_chars: int) -> list[int]:  # fmt: skip
     """The first pass: every problem reported (a second line with an id already used is one: its article would be
-    lost), ids in ``done`` counted as skipped; returns the numbers of the lines left to summarize."""
+    lost; a source_lang no served language has is one), ids in ``done`` counted as skipped; returns the numbers of
+    the lines left to summarize."""
     todo, first_line = [], {}
     for number, item in lines:
         if isinstance(item, ArchiveLine) and (first := first_line.setdefault(item.id, number)) != number:
             message = f"the id is already used on line {first}; ids must be unique, this line is not summarized"
             item = Problem(item.id, number, 422, "duplicate_id", message)
+        elif isinstance(item, ArchiveLine) and item.source_lang is not None:
+            try:
+                normalize_language_code(item.source_lang, max_code_chars)
+            except UnsupportedLanguage as exc:
+                item = Problem(item.id, number, 422, exc.code, f"source_lang: {exc.message}")
         if isinstance(item, Problem):
             report(item)
             counts.failed += 1
@@ -173,8 +182,8 @@ def _http_worker(url: str, api_key: str | None):
     # Bulk work waits its turn: a 429 is waited out (Retry-After) for up to about two hours, not given up on.
     client = AsyncClient(url, api_key=api_key, retries=BULK_RETRIES)
 
-    async def summarize(article_id: str, text: str) -> ArticleOut:
-        path, body, _ = _summarize_request(text, article_id=article_id, priority="bulk")  # behind live work
+    async def summarize(article_id: str, text: str, source_lang: str | None) -> ArticleOut:
+        path, body, _ = _summarize_request(text, article_id=article_id, priority="bulk", source_lang=source_lang)
         try:
             return await client._call(path, body, ArticleOut.model_validate)  # the answer as it came
         except ServiceError as exc:
@@ -191,13 +200,15 @@ def in_process_worker():
     from .pipeline import JobOptions
     from .runtime import build_runtime
 
-    runtime = build_runtime(Settings())
+    settings = Settings()
+    runtime = build_runtime(settings)
 
-    async def summarize(article_id: str, text: str) -> ArticleOut:
+    async def summarize(article_id: str, text: str, source_lang: str | None) -> ArticleOut:
         try:
-            [result] = await waiting_out_overload(
-                lambda: runtime.pipeline.process([(article_id, text)], JobOptions(priority="bulk"))
-            )
+            named = source_lang is not None
+            lang = normalize_language_code(source_lang, settings.max_language_code_chars) if named else None
+            options = JobOptions(priority="bulk", source_langs=(lang,))
+            [result] = await waiting_out_overload(lambda: runtime.pipeline.process([(article_id, text)], options))
         except ServiceError as exc:
             raise BulkFailure(STATUS.get(type(exc), 500), exc.code, exc.message) from None
         return article_out(result, runtime)
@@ -222,10 +233,10 @@ async def waiting_out_overload(work, attempts: int = BULK_RETRIES):
             await asyncio.sleep(exc.retry_after_s)
 
 
-async def outcome(summarize, number: int, article_id: str, text: str) -> tuple[str, str]:
+async def outcome(summarize, number: int, article_id: str, text: str, source_lang: str | None) -> tuple[str, str]:
     """(result line, "") or ("", error line): one article's outcome, never an exception (no lost article)."""
     try:
-        result = await summarize(article_id, text)
+        result = await summarize(article_id, text, source_lang)
     except BulkFailure as exc:
         problem = Problem(article_id, number, exc.status, exc.code, exc.message)
     except Exception as exc:  # noqa: BLE001 - a bug must not take the other articles down with it
@@ -273,9 +284,10 @@ class Outputs:
         self.errors.close()
 
 
-def plan(in_stream: BinaryIO, out_path: Path, outputs: Outputs, max_line_bytes: int) -> set[int]:
+def plan(in_stream: BinaryIO, out_path: Path, outputs: Outputs, max_line_bytes: int, max_code_chars: int) -> set[int]:
     """The first pass over IN, against what OUT already holds: the line numbers left to summarize."""
-    todo = scan(read_archive(in_stream, max_line_bytes), completed_ids(out_path), outputs.problem, outputs.counts)
+    lines = read_archive(in_stream, max_line_bytes)
+    todo = scan(lines, completed_ids(out_path), outputs.problem, outputs.counts, max_code_chars)
     outputs.start(len(todo))
     return set(todo)
 
@@ -283,9 +295,10 @@ def plan(in_stream: BinaryIO, out_path: Path, outputs: Outputs, max_line_bytes: 
 async def run(in_path: Path, out_path: Path, url: str | None, concurrency: int, api_key: str | None) -> Counts:
     from .config import Settings
 
-    max_line_bytes = Settings().max_request_bytes
+    settings = Settings()
+    max_line_bytes = settings.max_request_bytes
     with in_path.open("rb") as source, Outputs(out_path) as outputs:
-        todo = plan(source, out_path, outputs, max_line_bytes)
+        todo = plan(source, out_path, outputs, max_line_bytes, settings.max_language_code_chars)
         if not todo:
             return outputs.counts  # nothing to load the models for
         summarize, close = _http_worker(url, api_key) if url else in_process_worker()
@@ -297,7 +310,8 @@ async def run(in_path: Path, out_path: Path, url: str | None, concurrency: int, 
                     finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                     for task in finished:
                         outputs.outcome(*task.result())
-                running.add(asyncio.ensure_future(outcome(summarize, number, article.id, article.text)))
+                work = outcome(summarize, number, article.id, article.text, article.source_lang)
+                running.add(asyncio.ensure_future(work))
             for result in await asyncio.gather(*running):
                 outputs.outcome(*result)
         finally:

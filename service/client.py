@@ -2,8 +2,8 @@
 
     from service.client import Client
     with Client("http://127.0.0.1:8000", api_key="…") as client:
-        result = client.summarize(open("article.txt").read())
-        print(result.summary_en, result.translation_en)
+        result = client.summarize(open("article.txt").read())  # its language detected; source_lang="bn" names it
+        print(result.source_lang, result.summary_native, result.summary_en, result.translation_en)
 
 Retries 429 and 503 answers (honouring Retry-After) and transport errors with backoff; raises typed errors that
 carry the service's error code, message and request id.
@@ -77,18 +77,29 @@ class SummaryResult:
     translation_en: str | None
     paragraphs_en: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, str | None] = field(default_factory=dict)  # every summary, keyed by ISO 639-1 ("bn", "en")
+    source_lang: str | None = None  # the article's language (FLORES-200), named or detected
 
     @classmethod
     def from_json(cls, data: dict) -> "SummaryResult":
         translation = data.get("translation") or {}
+        meta = data.get("meta", {})
         return cls(
             id=data["id"],
             summary_hi=data["summary"].get("hi"),
             summary_en=data["summary"].get("en"),
             translation_en=translation.get("en"),
             paragraphs_en=translation.get("paragraphs", []),
-            meta=data.get("meta", {}),
+            meta=meta,
+            summary=data["summary"],
+            source_lang=meta.get("source_lang"),
         )
+
+    @property
+    def summary_native(self) -> str | None:
+        """The summary in the article's own language (None where mT5 XL-Sum does not cover it): the answer's first
+        summary key is that language's."""
+        return next((text for key, text in self.summary.items() if key != "en"), None)
 
 
 @dataclass
@@ -98,21 +109,25 @@ class TranslationResult:
 
 
 # --- requests -----------------------------------------------------------------------------------------------------
-def _summarize_request(articles, article_id=None, translate=True, summary_languages=("hi", "en"), long_article=None,
-                       translation_num_beams=None, summary_num_beams=None, cache=True, priority=None):  # fmt: skip
-    """One text (with an optional id) → the single form; a list of texts or {"id", "text"} dicts → the batch form
-    (ids "1", "2", … where none is given). ``cache=False``: the service's translation memory is not used;
-    ``priority="bulk"``: the service batches this behind live work."""
+def _summarize_request(articles, article_id=None, translate=True, summary_languages=("source", "en"), long_article=None,
+                       translation_num_beams=None, summary_num_beams=None, cache=True, priority=None,
+                       source_lang=None):  # fmt: skip
+    """One text (with an optional id) → the single form; a list of texts or {"id", "text", "source_lang"?} dicts →
+    the batch form (ids "1", "2", … where none is given). ``source_lang`` (FLORES-200 or ISO 639-1: "bn"): the
+    article's language, or the batch's where an article names none; None: the service detects it. ``cache=False``: the
+    service's translation memory is not used; ``priority="bulk"``: the service batches this behind live work."""
     options = {"translate": translate, "summary_languages": list(summary_languages)} | ({} if cache else {"cache": False})
     options |= {"priority": priority} if priority else {}
     extra = {"long_article": long_article, "translation_num_beams": translation_num_beams,
              "summary_num_beams": summary_num_beams}  # fmt: skip
     options |= {k: v for k, v in extra.items() if v is not None}
+    language = {"source_lang": source_lang} if source_lang else {}
     if isinstance(articles, str):
-        body = {"text": articles, "options": options} | ({"id": article_id} if article_id else {})
+        body = {"text": articles, "options": options} | ({"id": article_id} if article_id else {}) | language
         return "/summarize", body, SummaryResult.from_json
     items = [a if isinstance(a, dict) else {"id": str(i + 1), "text": a} for i, a in enumerate(articles)]
-    return "/summarize", {"articles": items, "options": options}, lambda d: [SummaryResult.from_json(r) for r in d["results"]]
+    body = {"articles": items, "options": options} | language
+    return "/summarize", body, lambda d: [SummaryResult.from_json(r) for r in d["results"]]
 
 
 def _translate_request(texts, source_lang="hin_Deva", num_beams=None, cache=True):
@@ -167,8 +182,9 @@ class Client(_Base):
             time.sleep(value)
 
     def summarize(self, articles: str | Iterable, **options):
-        """One text → a SummaryResult; a list of texts (or {"id", "text"} dicts) → a list, in order. Options:
-        article_id (single text), translate, summary_languages, long_article, translation_num_beams,
+        """One text → a SummaryResult; a list of texts (or {"id", "text", "source_lang"?} dicts) → a list, in order.
+        Options: article_id (single text), source_lang (e.g. "bn"; default: detected), translate, summary_languages
+        (default ["source", "en"]: the article's language and English), long_article, translation_num_beams,
         summary_num_beams, cache (False: the service's translation memory neither reads nor keeps the text), priority
         ("bulk": batched behind live work)."""
         return self._call(*_summarize_request(articles if isinstance(articles, str) else list(articles), **options))

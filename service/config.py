@@ -154,6 +154,12 @@ class Settings(BaseSettings):
         100, ge=1, description="HTML mode: attributes of one tag (413 above; parsers take time quadratic in them)"
     )
     max_html_attributes: int = Field(5000, ge=1, description="HTML mode: attributes in one text (413 above)")
+    max_language_code_chars: int = Field(
+        20, ge=2, description="length of a source_lang or summary language code (422 unsupported_language above)"
+    )
+    language_sample_chars: int = Field(
+        4000, ge=1, description="characters of an article that language detection reads (bounds its cost per article)"
+    )
     request_timeout_s: float = Field(120.0, gt=0, description="deadline of one request (504 after it)")
     body_timeout_s: float = Field(30.0, gt=0, description="time for a request body to arrive (408 after it)")
 

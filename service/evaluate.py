@@ -55,12 +55,13 @@ def evaluate(refs_path: Path, settings: Settings) -> dict:
             wants_summary = "reference_summary_hi" in item
             if not wants_summary and "reference_en" not in item:
                 continue
-            options = JobOptions(translate="reference_en" in item, summary_languages=("hi",) if wants_summary else ())
+            options = JobOptions(translate="reference_en" in item, summary_languages=("hi",) if wants_summary else (),
+                                 source_langs=("hin_Deva",))  # the references are Hindi articles
             [result] = await runtime.pipeline.process([(str(item.get("id", number)), item["text"])], options)
             if "reference_en" in item:
                 translations.append((result.translation_en, item["reference_en"]))
             if wants_summary:
-                summaries.append((result.summary_hi, item["reference_summary_hi"]))
+                summaries.append((result.summaries["hi"], item["reference_summary_hi"]))
 
     try:
         asyncio.run(run_all())

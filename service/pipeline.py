@@ -1,15 +1,18 @@
 """One job: split → translate + summarize → assemble. No model code here: the work goes through the engines, and
 every step over request text runs on the text workers (service.workers), never on the event loop."""
 
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from .errors import ArticleTooLong, InvalidText
+from .errors import ArticleTooLong, InvalidText, UnsupportedLanguage
 from .text.checks import clean_article
 from .text.html_doc import HtmlDocument, HtmlLimits
+from .text.indic_processing import TARGET_LANG
+from .text.language import LANGUAGES, Detection, detect_language, require_script
 from .text.splitting import ArticleLayout, split_article, split_sentences
 from .workers import Deadline, TextWorkers, all_or_none
 
@@ -23,12 +26,14 @@ if TYPE_CHECKING:  # the API imports this module and must not pull in torch
 SUMMARY_SENTENCES = 2  # sentences of a summary, for the admission estimate (the English summary is translated)
 CHARS_PER_SENTENCE = 90  # Hindi news, for the estimate before splitting (seed article 92, the corpus 87)
 LOCAL_SCOPE = "local"  # the translation memory's part for work started in this process (summarize-file, scripts)
+SOURCE = "source"  # in summary_languages: the article's own language, whichever it is
+ENGLISH = "en"  # summaries are keyed by ISO 639-1 (639-3 for languages without a 639-1 code)
 
 
 @dataclass(frozen=True)
 class JobOptions:
     translate: bool = True
-    summary_languages: tuple[str, ...] = ("hi", "en")
+    summary_languages: tuple[str, ...] = (SOURCE, ENGLISH)  # SOURCE, ENGLISH, or a served language's ISO code
     long_article: str = "lead"
     translation_num_beams: int | None = None
     summary_num_beams: int | None = None
@@ -37,6 +42,62 @@ class JobOptions:
     format: str = "text"  # "html": the text is a post body; its translation keeps the markup (text.html_doc)
     html_attributes: bool = False  # HTML mode: translate alt and title attributes too
     cache_scope: str = LOCAL_SCOPE  # whose translation memory: "key:<name>" or "open" (HTTP callers, api.routes)
+    # Per article, in order, the FLORES-200 code of the language its caller named; None (or none at all): detected.
+    source_langs: tuple[str | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceLanguage:
+    """The language an article is in: named by its caller (``detection`` None) or detected."""
+
+    code: str  # FLORES-200
+    detection: Detection | None = None
+
+
+class CleanedText(NamedTuple):
+    """A validated text as the job works on it (``Pipeline.clean``)."""
+
+    text: str
+    layout: ArticleLayout
+    split_ms: float
+    document: "HtmlDocument | None"  # HTML mode: the parsed post body
+    language: SourceLanguage
+
+
+@dataclass(frozen=True)
+class SummaryPlan:
+    """Which summaries one article gets. mT5 XL-Sum summarizes an article in its own language when XL-Sum covers it
+    (that summary, translated by IndicTrans2, is the English one); for the other languages it summarizes the English
+    translation (in English), and there is no summary in the article's language."""
+
+    keys: tuple[str, ...]  # the answer's summary keys: the article's language, "en", then any other asked for
+    native: bool  # the summary in the article's language is asked for and made
+    english: bool  # the English summary is asked for
+    from_translation: bool  # the English summary is mT5's summary of the English translation
+    reasons: dict[str, str]  # summaries asked for that cannot be made, and why (the answer's meta says it)
+
+    @property
+    def summarizes(self) -> bool:
+        return self.native or self.english
+
+
+def plan_summaries(lang: str, asked: Sequence[str]) -> SummaryPlan:
+    """The summaries of an article in ``lang`` (a served FLORES-200 code) when ``asked`` for these keys."""
+    language = LANGUAGES[lang]
+    wanted = [language.iso if key == SOURCE else key for key in asked]
+    reasons = {}
+    for key in wanted:
+        if key not in (ENGLISH, language.iso):
+            reasons[key] = (f"the article is in {language.name} ({lang}): its summaries are in {language.name} and "
+                            "English only")  # fmt: skip
+        elif key == language.iso and not language.xlsum:
+            reasons[key] = (f"mT5 XL-Sum does not summarize {language.name}: no {language.name} summary; the English "
+                            "summary is mT5's summary of the English translation")  # fmt: skip
+    english = ENGLISH in wanted
+    return SummaryPlan(
+        tuple(dict.fromkeys([language.iso, ENGLISH, *wanted])), language.xlsum and language.iso in wanted, english,
+        english and not language.xlsum, reasons,
+    )  # fmt: skip
 
 
 @dataclass
@@ -52,8 +113,9 @@ class CacheTally:
 @dataclass
 class ArticleResult:
     id: str
-    summary_hi: str | None = None
-    summary_en: str | None = None
+    language: SourceLanguage | None = None
+    summaries: dict[str, str | None] = field(default_factory=dict)  # SummaryPlan.keys → the summary, or None
+    unavailable_summaries: dict[str, str] = field(default_factory=dict)  # SummaryPlan.reasons
     translation_en: str | None = None
     paragraphs_en: list[str] | None = None
     translation_html: str | None = None
@@ -85,6 +147,7 @@ class Pipeline:
         memory: "Memory | None" = None,
         *,
         html_limits: HtmlLimits,
+        language_sample_chars: int,
     ):
         self.translator = translator
         self.summarizer = summarizer
@@ -95,62 +158,84 @@ class Pipeline:
         self.max_sentences = max_sentences
         self.memory = memory
         self.html_limits = html_limits
+        self.language_sample_chars = language_sample_chars
 
     async def clean_all(
         self,
         texts: Sequence[tuple[str, str]],
-        script: str = "Deva",
+        languages: Sequence[str | None],
         deadline: Deadline | None = None,
         options: "JobOptions | None" = None,
-    ) -> list[tuple[str, ArticleLayout, float, "HtmlDocument | None"]]:
-        """``clean`` every (label, text) on a text worker, the deadline checked between texts: (text, layout, ms,
-        the parsed document in HTML mode) each. The first bad text fails the whole request; its label names it when
-        there are several; a request with more sentences than the translation queue can ever hold fails with
-        ``TooLargeForQueue``."""
+    ) -> list[CleanedText]:
+        """``clean`` every (label, text), in its language (``languages``, in order: a FLORES-200 code, or None to
+        detect it), on a text worker, the deadline checked between texts. The first bad text fails the whole request;
+        its label names it when there are several; a request with more sentences than the translation queue can ever
+        hold fails with ``TooLargeForQueue``."""
         checked = deadline or Deadline()
 
         def clean_each():
             cleaned = []
-            for label, text in texts:
+            for (label, text), lang in zip(texts, languages, strict=True):
                 checked.check()
-                started = time.perf_counter()
-                text, layout, document = self.clean(text, label if len(texts) > 1 else "", script, options, checked)
-                cleaned.append((text, layout, _ms_since(started), document))
+                cleaned.append(self.clean(text, label if len(texts) > 1 else "", lang, options, checked))
             return cleaned
 
         cleaned = await self.text_workers.run(deadline, clean_each)
-        self.translation_engine.check_fits(sum(sentence_count(layout, document) for _, layout, _, document in cleaned))
+        self.translation_engine.check_fits(sum(sentence_count(c.layout, c.document) for c in cleaned))
         return cleaned
 
     def clean(
         self,
         text: str,
         label: str = "",
-        script: str = "Deva",
+        lang: str | None = None,
         options: "JobOptions | None" = None,
         deadline: Deadline | None = None,
-    ) -> tuple[str, ArticleLayout, "HtmlDocument | None"]:
-        """Validate one input text and split it (once: the layout is what the job works on); in HTML mode parse it
-        first (its units' text is what is checked, split and summarized): (text, layout, document or None). The
-        bounds count the text as sent (markup too) and the sentences to translate; errors name the article when
-        there are several."""
+    ) -> CleanedText:
+        """Validate one input text, tell its language (``lang`` when the caller named one, its script checked; else
+        detected) and split it by that language's rules (once: the layout is what the job works on); in HTML mode
+        parse it first (its units' text is what is checked, split and summarized). The bounds count the text as sent
+        (markup too) and the sentences to translate; errors name the article when there are several."""
+        started = time.perf_counter()
         where = f"article {label}: " if label else ""
         if len(text) > self.max_article_chars:
             raise ArticleTooLong(f"{where}{len(text)} characters, over the limit of {self.max_article_chars}")
         document = None
         try:
             if options is not None and options.format == "html":
-                document = HtmlDocument(text, options.html_attributes, self.html_limits, (deadline or Deadline()).check)
+                check = (deadline or Deadline()).check
+                document = HtmlDocument(text, options.html_attributes, self.html_limits, check, lang=None)
                 text = document.plain_text()
-            text = clean_article(text, script)
+            text = clean_article(text)
+            language = self.source_language(text, lang)
         except InvalidText as exc:
             raise InvalidText(where + exc.message, exc.code) from None
+        except UnsupportedLanguage as exc:
+            raise UnsupportedLanguage(where + exc.message) from None
         except ArticleTooLong as exc:  # the HTML's attributes
             raise ArticleTooLong(where + exc.message) from None
-        layout = split_article(text)
+        layout = split_article(text, language.code)
+        if document is not None:
+            document.split(language.code)
         if (count := sentence_count(layout, document)) > self.max_sentences:
             raise ArticleTooLong(f"{where}{count} sentences, over the limit of {self.max_sentences}")
-        return text, layout, document
+        return CleanedText(text, layout, _ms_since(started), document, language)
+
+    def source_language(self, text: str, lang: str | None) -> SourceLanguage:
+        """The language the caller named (``UnsupportedLanguage`` when the text has no letter of its script), or the
+        one detected (``UnsupportedLanguage`` naming what was found when it is not served)."""
+        if lang is not None:
+            require_script(text, lang, self.language_sample_chars)
+            return SourceLanguage(lang)
+        detection = detect_language(text, self.language_sample_chars)
+        return SourceLanguage(detection.lang, detection)
+
+    def languages_of(self, options: "JobOptions", count: int) -> tuple[str | None, ...]:
+        """The languages named for ``count`` articles (None: detect), from ``options.source_langs``."""
+        named = options.source_langs or (None,) * count
+        if len(named) != count:
+            raise ValueError(f"{len(named)} source languages for {count} articles")
+        return tuple(named)
 
     # --- translation --------------------------------------------------------------------------------------------
     async def translate_sentences(
@@ -233,9 +318,10 @@ class Pipeline:
         return "\n".join(paragraphs), paragraphs, html
 
     # --- summaries ----------------------------------------------------------------------------------------------
-    async def summarize_hindi(
+    async def summarize_text(
         self,
         text: str,
+        lang: str,
         policy: str,
         num_beams: int | None,
         deadline: Deadline | None = None,
@@ -243,13 +329,15 @@ class Pipeline:
         lane: str = "interactive",
         scope: str = LOCAL_SCOPE,
     ):
-        """The Hindi summary of a cleaned article, and what was fed to mT5 (``prepared``); reused from the memory
-        when mT5's input is the same (an edit past the lead's 512 tokens leaves it so): (summary, prepared, reused)."""
+        """mT5's summary of a cleaned text in ``lang`` (FLORES-200; its sentence ends bound the chunks), in that
+        language, and what was fed to mT5 (``prepared``); reused from the memory when mT5's input is the same (an
+        edit past the lead's 512 tokens leaves it so; the input's tokens say its language): (summary, prepared,
+        reused)."""
         beams = num_beams or self.summarizer.num_beams
         memory = self.memory if use_memory else None
 
         def prepare():
-            prepared = self.summarizer.prepare(text, policy, deadline)
+            prepared = self.summarizer.prepare(text, policy, deadline, lang)
             if memory is None:
                 return prepared, None, None
             key = memory.key("summarization", scope, beams, prepared.rows)
@@ -268,76 +356,95 @@ class Pipeline:
 
     # --- the job ------------------------------------------------------------------------------------------------
     async def process_article(
-        self,
-        article_id: str,
-        text: str,
-        layout: ArticleLayout,
-        split_ms: float,
-        document: "HtmlDocument | None",
-        options: JobOptions,
-        deadline: Deadline | None = None,
+        self, article_id: str, cleaned: CleanedText, options: JobOptions, deadline: Deadline | None = None
     ) -> ArticleResult:
         started = time.perf_counter()
-        result = ArticleResult(id=article_id)
+        text, layout, split_ms, document, language = cleaned
+        lang = language.code
+        plan = plan_summaries(lang, options.summary_languages)
+        result = ArticleResult(article_id, language, dict.fromkeys(plan.keys), plan.reasons)
         result.timings_ms["split"] = split_ms
 
-        async def translation():
+        async def translation() -> str:
+            """The English article (kept in the answer when its translation was asked for)."""
             t0 = time.perf_counter()
+            html = None
             if document is not None:
-                result.translation_en, result.paragraphs_en, result.translation_html = await self.translate_document(
-                    document, "hin_Deva", options.translation_num_beams, deadline, options.cache, result.cache,
+                english, paragraphs, html = await self.translate_document(
+                    document, lang, options.translation_num_beams, deadline, options.cache, result.cache,
                     options.priority, options.cache_scope,
                 )
             else:
-                english = await self.translate_sentences(
-                    layout.sentences, "hin_Deva", options.translation_num_beams, deadline, options.cache,
+                sentences = await self.translate_sentences(
+                    layout.sentences, lang, options.translation_num_beams, deadline, options.cache,
                     result.cache, options.priority, options.cache_scope,
                 )
-                result.translation_en, result.paragraphs_en = layout.join(english)
+                english, paragraphs = layout.join(sentences)
+            if options.translate:
+                result.translation_en, result.paragraphs_en, result.translation_html = english, paragraphs, html
             result.timings_ms["translate"] = _ms_since(t0)
+            return english
 
-        async def summaries():
+        async def summaries(english_article: Awaitable[str] | None):
+            """mT5 over the article (or, with ``english_article``, over its English translation); then the summary
+            in English, translated by IndicTrans2 where mT5 wrote it in the article's language."""
             t0 = time.perf_counter()
-            hindi, prepared, result.cache.summary_reused = await self.summarize_hindi(
-                text, options.long_article, options.summary_num_beams, deadline, options.cache, options.priority,
-                options.cache_scope,
+            source, source_lang = (await english_article, TARGET_LANG) if english_article else (text, lang)
+            summary, prepared, result.cache.summary_reused = await self.summarize_text(
+                source, source_lang, options.long_article, options.summary_num_beams, deadline, options.cache,
+                options.priority, options.cache_scope,
             )
             result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
-            if "hi" in options.summary_languages:
-                result.summary_hi = hindi
-            if "en" in options.summary_languages:
-                english = await self.translate_sentences(
-                    split_sentences(hindi), "hin_Deva", options.translation_num_beams, deadline, options.cache,
-                    lane=options.priority, scope=options.cache_scope,
-                )
-                result.summary_en = " ".join(english)
+            if english_article:
+                result.summaries[ENGLISH] = summary
+            else:
+                if plan.native:
+                    result.summaries[LANGUAGES[lang].iso] = summary
+                if plan.english:
+                    english = await self.translate_sentences(
+                        split_sentences(summary, lang), lang, options.translation_num_beams, deadline, options.cache,
+                        lane=options.priority, scope=options.cache_scope,
+                    )
+                    result.summaries[ENGLISH] = " ".join(english)
             result.timings_ms["summarize"] = _ms_since(t0)
 
-        jobs = [translation()] if options.translate else []
-        if options.summary_languages:
-            jobs.append(summaries())
-        else:  # the response still reports how long the article is in summarizer tokens
+        if not plan.summarizes:  # the response still reports how long the article is in summarizer tokens
             prepared = await self.text_workers.run(
-                deadline, self.summarizer.prepare, text, options.long_article, deadline
+                deadline, self.summarizer.prepare, text, options.long_article, deadline, lang
             )
             result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
+        jobs: list[Awaitable] = []
+        english_article = None
+        if options.translate or plan.from_translation:
+            english_article = asyncio.ensure_future(translation())  # the summary may await it too
+            jobs.append(english_article)
+        if plan.summarizes:
+            jobs.append(summaries(english_article if plan.from_translation else None))
         await all_or_none(jobs)
         result.timings_ms.setdefault("translate", 0.0)
         result.timings_ms.setdefault("summarize", 0.0)
         result.timings_ms["total"] = round(split_ms + _ms_since(started), 1)
         return result
 
+    def translates(self, lang: str, options: JobOptions) -> bool:
+        """Whether an article's sentences go to the translator: its translation is asked for, or its English summary
+        is made from it."""
+        return options.translate or plan_summaries(lang, options.summary_languages).from_translation
+
     async def process(
         self, articles: list[tuple[str, str]], options: JobOptions, deadline: Deadline | None = None
     ) -> list[ArticleResult]:
-        """Every article validated first (nothing runs for a request with a bad one), then all concurrently."""
+        """Every article validated first (nothing runs for a request with a bad one), then all concurrently; each in
+        its own language (``options.source_langs``, else detected)."""
+        languages = self.languages_of(options, len(articles))
         with self.admission(options, deadline) as admit:
             admit([self.estimated_sentences(text) for _, text in articles])  # at once, before any text work
-            cleaned = await self.clean_all(articles, "Deva", deadline, options)
+            cleaned = await self.clean_all(articles, languages, deadline, options)
             self.summary_engine.check_fits(len(cleaned))
-            admit([sentence_count(layout, document) for _, layout, _, document in cleaned])  # the real counts
-            jobs = [(article_id, *item) for (article_id, _), item in zip(articles, cleaned)]
-            return await all_or_none(self.process_article(*job, options, deadline) for job in jobs)
+            admit([sentence_count(c.layout, c.document) for c in cleaned],  # the real counts
+                  [self.translates(c.language.code, options) for c in cleaned])  # fmt: skip
+            jobs = zip((article_id for article_id, _ in articles), cleaned)
+            return await all_or_none(self.process_article(article_id, c, options, deadline) for article_id, c in jobs)
 
     @contextmanager
     def admission(self, options: JobOptions, deadline: Deadline | None):
@@ -347,11 +454,13 @@ class Pipeline:
         the work otherwise; leaving the block releases what was not queued."""
         engines = (self.translation_engine, self.summary_engine)
 
-        def admit(sentence_counts: Sequence[int]) -> None:
+        def admit(sentence_counts: Sequence[int], translated: Sequence[bool] | None = None) -> None:
+            """``translated``: per text, whether its sentences are translated (default: ``options.translate``)."""
             if deadline is None:
                 return
-            sentences = sum(sentence_counts) if options.translate else 0
-            if "en" in options.summary_languages:
+            translated = translated or [options.translate] * len(sentence_counts)
+            sentences = sum(n for n, translate in zip(sentence_counts, translated) if translate)
+            if ENGLISH in options.summary_languages:
                 sentences += SUMMARY_SENTENCES * len(sentence_counts)
             self.translation_engine.admit(sentences, options.priority, deadline)
             if options.summary_languages:

@@ -17,6 +17,7 @@ from .memory import Memory, open_memory
 from .pipeline import JobOptions, Pipeline
 from .summarization.summarizer import Summarizer, load_summarizer
 from .text.html_doc import HtmlLimits
+from .text.language import language_identifier
 from .translation.translator import Translator, load_translator
 from .workers import TextWorkers
 
@@ -165,6 +166,7 @@ def build_runtime(settings: Settings, observer=None) -> Runtime:
     """``observer`` (the API's metrics) gets ``on_batch(engine, rows, padded_tokens, seconds)`` and
     ``on_tokens(model, tokens_in, tokens_out)`` after every batch."""
     sources = resolve_sources(settings)
+    language_identifier()  # its model loads in seconds: here, not in the first request that detects a language
     models = load_models(settings, sources)
     memory = open_memory(settings, fingerprints(settings, models, sources), observer)
     pipeline = make_pipeline(models.translator, models.summarizer, settings, observer=observer, memory=memory)
@@ -201,6 +203,7 @@ def make_pipeline(translator, summarizer, settings: Settings, observer=None, tra
         translator, summarizer, translation, summary, workers, settings.max_article_chars,
         settings.max_sentences_per_article, memory,
         html_limits=HtmlLimits(settings.max_html_attributes_per_element, settings.max_html_attributes),
+        language_sample_chars=settings.language_sample_chars,
     )  # fmt: skip
 
 

@@ -19,6 +19,16 @@ FIXTURES = SHARED / "fixtures" / "indictrans2"
 SEED_TEXT = (ROOT / "seeds" / "seed_article_hi.txt").read_text(encoding="utf-8")
 
 
+def _default(setting: str):
+    from service.config import Settings
+
+    return Settings.model_fields[setting].default
+
+
+SAMPLE_CHARS = _default("language_sample_chars")  # the service's defaults, for the text functions that take them
+MAX_CODE_CHARS = _default("max_language_code_chars")
+
+
 def pytest_configure(config):
     if not FIXTURES.is_dir():
         raise pytest.UsageError(f"shared fixtures not found at {SHARED}; set SHARED_DIR to the shared/ folder")

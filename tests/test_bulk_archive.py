@@ -56,7 +56,7 @@ GOOD_IDS = ["a", "i", "j", "l"]
 # Lines that are fine, with articles the service itself refuses, and the code it answers (needs the real service).
 REFUSED = [
     (line(id="empty", text=""), "empty_text"),
-    (line(id="english", text="English only"), "not_hindi"),
+    (line(id="english", text="English only"), "unsupported_language"),
     (line(id="too-long", text="क" * 20_001), "article_too_long"),  # over max_article_chars (default 20 000)
 ]
 
@@ -81,7 +81,7 @@ def result_ids(out) -> list[str]:
 def stand_in(article_id: str, text: str) -> ArticleOut:
     return ArticleOut.model_validate({
         "id": article_id, "summary": {"hi": text[:10], "en": "x"}, "translation": {"en": "x", "paragraphs": ["x"]},
-        "meta": {"models": {}, "device": "cpu", "dtype": {}, "input_tokens": 1, "truncated": False,
+        "meta": {"source_lang": "hin_Deva", "models": {}, "device": "cpu", "dtype": {}, "input_tokens": 1, "truncated": False,
                  "timings_ms": {"split": 0, "translate": 0, "summarize": 0, "total": 0},
                  "cache": {"sentences": 1, "hits": 0, "summary_reused": False}},
     })  # fmt: skip
@@ -95,7 +95,7 @@ def no_models(monkeypatch):
     def worker():
         loads.append(1)
 
-        async def summarize(article_id, text):
+        async def summarize(article_id, text, source_lang):
             return stand_in(article_id, text)
 
         async def close():

@@ -44,7 +44,7 @@ def test_async_client(live_server):
 def test_422_is_raised_with_the_service_code(live_server):
     with Client(live_server) as client, pytest.raises(InvalidRequest) as raised:
         client.summarize("only English")
-    assert raised.value.status == 422 and raised.value.code == "not_hindi" and raised.value.request_id
+    assert raised.value.status == 422 and raised.value.code == "unsupported_language" and raised.value.request_id
 
 
 def test_429_is_retried_after_retry_after(keyed_server):
@@ -90,7 +90,7 @@ def test_bulk_cli_survives_a_kill_and_resumes(live_server, tmp_path):
     ids = _ids(out)
     assert sorted(ids) == sorted(a["id"] for a in corpus) and len(ids) == len(set(ids))
     first_result = ArticleOut.model_validate_json(out.read_text(encoding="utf-8").splitlines()[0])
-    assert first_result.summary.hi and first_result.translation.en
+    assert first_result.summary["hi"] and first_result.translation.en
 
 
 def test_bulk_cli_records_failures_apart(live_server, tmp_path):
@@ -102,7 +102,7 @@ def test_bulk_cli_records_failures_apart(live_server, tmp_path):
     assert done.returncode == 1 and done.stdout.strip().endswith("done 1, failed 1, skipped 0")
     assert _ids(out) == ["ok"]
     [error] = [json.loads(line) for line in out.with_suffix(".errors.jsonl").read_text().splitlines()]
-    assert error == {"id": "bad", "line": 2, "status": 422, "code": "not_hindi", "message": error["message"]}
+    assert error == {"id": "bad", "line": 2, "status": 422, "code": "unsupported_language", "message": error["message"]}
 
 
 def test_bulk_cli_reports_each_bad_line_and_does_the_good_ones(live_server, tmp_path):

@@ -111,3 +111,34 @@ def test_a_background_job_shows_its_progress_then_its_result(browser, live_serve
         page.wait_for_selector("#status:has-text('Queued')", timeout=60_000)
         assert re.search(r"Job \S+…: Queued \(\d+ s\)", page.text_content("#status"))
         assert page.is_disabled("#submit")
+
+
+def test_the_page_shows_the_language_and_takes_the_editors_choice(browser, live_server):
+    """Issue 22: a Bengali article is detected and its summary headed "Bengali"; Marathi text the editor marks as
+    Hindi is sent with source_lang and read as Hindi; Kannada (no summary of its own) says why."""
+    from .indic_passages import PASSAGES
+
+    page = browser.new_page()
+    page.goto(live_server + "/")
+    page.wait_for_selector("#source-lang option[value='ben_Beng']", state="attached")
+    page.fill("#article", "\n\n".join(PASSAGES["ben_Beng"]))
+    with page.expect_request("**/summarize") as posted:
+        page.click("#submit")
+    sent = json.loads(posted.value.post_data)
+    assert "source_lang" not in sent and sent["options"]["summary_languages"] == ["source", "en"]
+    page.wait_for_selector("#language:has-text('Bengali, detected')", timeout=120_000)
+    assert page.text_content("#summary-native-title") == "Bengali summary"
+    assert page.get_attribute("#summary-hi-text", "lang") == "bn"
+    assert page.text_content("#summary-hi-text").strip() not in ("", "—")
+    page.fill("#article", "\n\n".join(PASSAGES["mar_Deva"]))
+    page.select_option("#source-lang", "hin_Deva")
+    with page.expect_request("**/summarize") as posted:
+        page.click("#submit")
+    assert json.loads(posted.value.post_data)["source_lang"] == "hin_Deva"
+    page.wait_for_selector("#language:has-text('Hindi, as chosen')", timeout=120_000)
+    page.fill("#article", "\n\n".join(PASSAGES["kan_Knda"]))
+    page.select_option("#source-lang", "")
+    page.click("#submit")
+    page.wait_for_selector("#language:has-text('Kannada, detected')", timeout=120_000)
+    assert "does not summarize" in page.text_content("#summary-hi-text")
+    assert page.text_content("#summary-en-text").strip() not in ("", "—")

@@ -7,6 +7,7 @@ from service.text.indic_processing import FLORES_TO_ISO
 from service.text.language import LANGUAGES, detect_language, normalize_language_code
 from service.text.splitting import split_sentences
 
+from .conftest import MAX_CODE_CHARS, SAMPLE_CHARS
 from .indic_passages import PASSAGES
 
 CASES = [(code, i, text) for code, texts in PASSAGES.items() for i, text in enumerate(texts)]
@@ -22,7 +23,7 @@ def test_the_served_languages_are_indictrans2s_sources():
 
 @pytest.mark.parametrize("code, i, text", CASES, ids=[f"{code}-{i}" for code, i, _ in CASES])
 def test_each_passage_is_detected_as_its_language(code, i, text):
-    detection = detect_language(text)
+    detection = detect_language(text, SAMPLE_CHARS)
     assert (detection.lang, detection.script) == (code, code.split("_")[1])
     assert 0 < detection.confidence <= 1
 
@@ -33,7 +34,7 @@ def test_neighbours_are_told_apart_sentence_by_sentence(group):
     for code in group:
         for text in PASSAGES[code]:
             for sentence in split_sentences(text, code):
-                assert detect_language(sentence).lang == code, sentence
+                assert detect_language(sentence, SAMPLE_CHARS).lang == code, sentence
 
 
 def test_urdu_and_kashmiri_by_kashmiris_letters():
@@ -41,15 +42,15 @@ def test_urdu_and_kashmiri_by_kashmiris_letters():
     for text in PASSAGES["kas_Arab"]:
         for sentence in split_sentences(text, "kas_Arab"):
             if any(letter in sentence for letter in "ٲٕٟٚٛۄؠێ"):
-                assert detect_language(sentence).lang == "kas_Arab", sentence
+                assert detect_language(sentence, SAMPLE_CHARS).lang == "kas_Arab", sentence
     quoting = PASSAGES["urd_Arab"][0] + " انہوں نے کٲشُر زبان میں بھی بات کی۔"
-    assert detect_language(quoting).lang == "urd_Arab"
+    assert detect_language(quoting, SAMPLE_CHARS).lang == "urd_Arab"
 
 
 def test_code_mixed_english_does_not_hide_the_language():
-    assert detect_language("BJP ने Lok Sabha चुनाव जीता").lang == "hin_Deva"
+    assert detect_language("BJP ने Lok Sabha चुनाव जीता", SAMPLE_CHARS).lang == "hin_Deva"
     text = PASSAGES["tam_Taml"][0] + " The Chief Minister said so in English at a press meet on Monday."
-    assert detect_language(text).lang == "tam_Taml"
+    assert detect_language(text, SAMPLE_CHARS).lang == "tam_Taml"
 
 
 @pytest.mark.parametrize(
@@ -68,14 +69,14 @@ def test_code_mixed_english_does_not_hide_the_language():
 )  # fmt: skip
 def test_unserved_text_is_refused_naming_what_was_found(text, found):
     with pytest.raises(UnsupportedLanguage) as raised:
-        detect_language(text)
+        detect_language(text, SAMPLE_CHARS)
     assert raised.value.code == "unsupported_language"
     assert found in raised.value.message
 
 
 def test_only_the_start_of_a_long_text_is_read():
     hindi = " ".join(PASSAGES["hin_Deva"]) * 5  # longer than the sample
-    assert detect_language(hindi + " The rest is English." * 2000).lang == "hin_Deva"
+    assert detect_language(hindi + " The rest is English." * 2000, SAMPLE_CHARS).lang == "hin_Deva"
 
 
 @pytest.mark.parametrize(
@@ -88,13 +89,13 @@ def test_only_the_start_of_a_long_text_is_read():
      ("ur-PK", "urd_Arab"), ("pa-IN", "pan_Guru"), ("ml", "mal_Mlym"), ("gom_Deva", "gom_Deva")],
 )  # fmt: skip
 def test_language_codes(given, code):
-    assert normalize_language_code(given) == code
+    assert normalize_language_code(given, MAX_CODE_CHARS) == code
 
 
 def test_every_served_code_and_iso_code_is_accepted():
     for code, language in LANGUAGES.items():
-        assert normalize_language_code(code) == code
-        assert LANGUAGES[normalize_language_code(language.iso)].name == language.name
+        assert normalize_language_code(code, MAX_CODE_CHARS) == code
+        assert LANGUAGES[normalize_language_code(language.iso, MAX_CODE_CHARS)].name == language.name
 
 
 @pytest.mark.parametrize(
@@ -104,6 +105,6 @@ def test_every_served_code_and_iso_code_is_accepted():
 )  # fmt: skip
 def test_unknown_language_codes_are_refused(given):
     with pytest.raises(UnsupportedLanguage) as raised:
-        normalize_language_code(given)
+        normalize_language_code(given, MAX_CODE_CHARS)
     assert raised.value.code == "unsupported_language" and "ben_Beng" in raised.value.message
     assert len(raised.value.message) < 500  # a long code is not echoed whole

@@ -15,7 +15,7 @@ from service.errors import ArticleTooLong, InvalidText, UnsupportedLanguage
 from service.text import checks, html_attributes, html_doc, indic_processing, language, patterns, splitting
 from service.translation.tokenizer import IndicTransTokenizer
 
-from .conftest import FIXTURES, cpu_seconds
+from .conftest import FIXTURES, SAMPLE_CHARS, cpu_seconds
 
 # Zeros of the digit blocks of every script of India (and the Perso-Arabic ones used for Urdu, Kashmiri, Sindhi).
 INDIC_DIGIT_SCRIPTS = ("DEVANAGARI", "BENGALI", "GURMUKHI", "GUJARATI", "ORIYA", "TAMIL", "TELUGU", "KANNADA",
@@ -113,7 +113,8 @@ def text_functions(tokenizer):
         "preprocess (Urdu)": lambda text: indic_processing.preprocess(text, "urd_Arab"),
         "split_article (Tamil)": lambda text: splitting.split_article(text, "tam_Taml"),
         "detect_language": detected_or_refused,
-        "normalize_language_code": lambda text: refused(language.normalize_language_code, text),
+        "normalize_language_code": lambda text: refused(language.normalize_language_code, text, len(text)),
+        "require_script": lambda text: refused(language.require_script, text, "ben_Beng", SAMPLE_CHARS),
     }
 
 
@@ -128,9 +129,9 @@ def html_document(text: str) -> None:
     document.fill(document.sentences)
 
 
-def refused(function, text):
+def refused(function, text, *bounds):
     try:
-        return function(text)
+        return function(text, *bounds)
     except UnsupportedLanguage as refusal:
         return refusal
 
@@ -138,7 +139,7 @@ def refused(function, text):
 def detected_or_refused(text):
     """Detection of the text, and of it after each served script's letters (so that each script's rules run)."""
     for prefix in ("", "क", "ক", "ک", "ᱚ", "ꯀ"):
-        refused(language.detect_language, prefix * 50 + text)
+        refused(language.detect_language, prefix * 50 + text, SAMPLE_CHARS)
 
 
 def assert_linear(name, function, family, n, max_seconds_at_n, make=None):

@@ -44,7 +44,7 @@ def quota_client(settings_factory):
 def test_refused_requests_are_not_charged(quota_client):
     refusals = [  # each is answered after the route charged it, before any model work
         ("/summarize", {"text": HINDI_40 * 2}, 413, "article_too_long"),  # 76 characters, over the article limit
-        ("/summarize", {"text": "a plain English sentence, no Hindi"}, 422, "not_hindi"),
+        ("/summarize", {"text": "a plain English sentence, no Hindi"}, 422, "unsupported_language"),
         ("/translate", {"texts": [HINDI_40, "दूसरा वाक्य। तीसरा वाक्य। चौथा वाक्य।"]}, 413, "too_large_for_queue"),
         ("/jobs", {"text": HINDI_40, "callback_url": "http://127.0.0.1:9/hook"}, 422, "callback_refused"),  # no secret
     ]

@@ -35,7 +35,7 @@ def test_seed_article_over_real_http(server):
 
 def test_errors_over_real_http(server):
     url, _ = server
-    assert httpx.post(url + "/summarize", json={"text": "hello"}).json()["error"]["code"] == "not_hindi"
+    assert httpx.post(url + "/summarize", json={"text": "hello"}).json()["error"]["code"] == "unsupported_language"
     assert httpx.post(url + "/summarize", content=b"{", headers={"content-type": "application/json"}).status_code == 400
     assert httpx.post(url + "/summarize", json={"text": "भाजपा ने बैठक की।"}, timeout=60).status_code == 200
 

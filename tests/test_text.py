@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from service.errors import InvalidText
+from service.errors import InvalidText, UnsupportedLanguage
 from service.text.checks import clean_article
 from service.text.indic_processing import (
     check_language_pair,
@@ -13,10 +13,11 @@ from service.text.indic_processing import (
     preprocess,
     protect_entities,
 )
+from service.text.language import require_script
 from service.text.splitting import split_article, split_sentences, split_to_fit
 from service.translation.tokenizer import IndicTransTokenizer
 
-from .conftest import FIXTURES, SEED_TEXT
+from .conftest import FIXTURES, SAMPLE_CHARS, SEED_TEXT
 from .indic_passages import PASSAGES
 
 GOLDEN = json.loads((FIXTURES / "tokenization_golden.json").read_text(encoding="utf-8"))
@@ -166,15 +167,27 @@ def test_split_to_fit_prefers_clauses_then_words_and_loses_nothing():
 
 
 # --- input checks -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "text, code",
-    [("", "empty_text"), ("  \n\t ", "empty_text"), ("\u200b\u200d\ufeff", "empty_text"),
-     ("only English text", "not_hindi"), ("😀🎉", "not_hindi"), ("१२३ ।", "not_hindi")],
-)  # fmt: skip
-def test_rejected_texts(text, code):
+@pytest.mark.parametrize("text", ["", "  \n\t ", "\u200b\u200d\ufeff"])
+def test_empty_texts_are_rejected(text):
     with pytest.raises(InvalidText) as raised:
         clean_article(text)
-    assert raised.value.code == code
+    assert raised.value.code == "empty_text"
+
+
+@pytest.mark.parametrize(
+    "text, lang, found",
+    [("only English text", "hin_Deva", "mostly Latin script"), ("😀🎉", "hin_Deva", "no letters"),
+     ("१२३ ।", "hin_Deva", "no letters"), ("भाजपा ने बैठक की।", "ben_Beng", "mostly Devanagari script"),
+     ("ভারতীয় জনতা পার্টি", "urd_Arab", "mostly Bengali script"), ("ᱥᱟᱱᱛᱟᱲᱤ", "awa_Deva", "mostly Ol Chiki script")],
+)  # fmt: skip
+def test_a_named_language_needs_letters_of_its_script(text, lang, found):
+    """The caller's source_lang is trusted, but its script is checked: a text without one letter of it is refused
+    (422 unsupported_language, the old not_hindi and wrong_script), naming the script found instead."""
+    with pytest.raises(UnsupportedLanguage) as raised:
+        require_script(clean_article(text), lang, SAMPLE_CHARS)
+    message = raised.value.message
+    assert raised.value.code == "unsupported_language" and found in message and lang in message
+    require_script("BJP ने Lok Sabha चुनाव जीता", "mar_Deva", SAMPLE_CHARS)  # code-mixed text passes
 
 
 def test_code_mixed_text_and_markup():

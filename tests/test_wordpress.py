@@ -144,3 +144,28 @@ def test_with_the_service_down_the_post_still_saves_and_the_panel_says_why(wordp
         assert "The last request failed: The service could not be reached" in page
     finally:
         wp_php(set_url, HNS_URL=service)
+
+
+def test_the_post_language_is_the_sites_the_posts_or_detected(wordpress):
+    """Issue 22: the site's locale (when served), a per-post choice from the panel, or the service's detection."""
+    url, post_id = wordpress
+    source_lang = f"echo json_encode(hns_source_lang({post_id}));"
+    set_locale = "update_option('WPLANG', getenv('HNS_LOCALE'));"
+    try:
+        for locale, expected in (("hi_IN", "hin_Deva"), ("bn_BD", "ben_Beng"), ("ory", "ory_Orya"), ("", None)):
+            wp_php(set_locale, HNS_LOCALE=locale)  # "" is en_US: not served, so the service detects
+            assert json.loads(wp_php(source_lang)) == expected, locale
+        admin = login(url, "editor-admin", "admin-pass-e2e")
+        nonce = nonce_on(admin, post_id)
+        for sent, expected in (("mar_Deva", "mar_Deva"), ("not-a-language", "mar_Deva"), ("detect", None)):
+            reply = admin.post("/wp-admin/admin-ajax.php", data={"action": "hns_summarize", "post_id": post_id,
+                                                                  "nonce": nonce, "source_lang": sent})  # fmt: skip
+            assert reply.status_code == 200, reply.text
+            assert json.loads(wp_php(source_lang)) == expected, sent
+            assert wait_state(post_id) == "done"
+        assert meta(post_id, "source_lang") == "hin_Deva"  # the Hindi post, detected
+        assert meta(post_id, "summary_native") == meta(post_id, "summary_hi") != ""
+        page = admin.get(f"/wp-admin/post.php?post={post_id}&action=edit").text
+        assert 'id="hns-lang"' in page and "Hindi summary" in page and 'value="detect" selected=' in page
+    finally:
+        wp_php(set_locale, HNS_LOCALE="")

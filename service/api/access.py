@@ -14,11 +14,11 @@ from ..config import AcceptedKey
 from ..sqlite_db import connect, transaction
 from .middleware import HEALTH_PATHS, send_error
 
-# Health checks, and the editor's page with its static files (the page asks for the key and sends it itself), and
-# Swagger UI's script and style (the /docs page itself, and the schema, need a key).
+# Health checks, and the editor's page with its static files (the page asks for the key and sends it itself) and the
+# list of languages it offers, and Swagger UI's script and style (the /docs page itself, and the schema, need a key).
 DOCS_ASSETS = "/docs-assets"
 FILE_PREFIXES = ("/static/", DOCS_ASSETS + "/")  # the mounted folders of files
-OPEN_PATHS = HEALTH_PATHS | {"/"}
+OPEN_PATHS = HEALTH_PATHS | {"/", "/languages"}
 OPEN_PREFIXES = FILE_PREFIXES
 
 

@@ -88,7 +88,9 @@ async def submit_job(body: JobRequest, request: Request):
     articles, options = summarize_work(body, settings)
     charge(request, [text for _, text in articles])
     if state.ready:
-        await state.runtime.pipeline.clean_all(articles, "Deva", Deadline(settings.request_timeout_s), options)
+        pipeline = state.runtime.pipeline
+        languages = pipeline.languages_of(options, len(articles))
+        await pipeline.clean_all(articles, languages, Deadline(settings.request_timeout_s), options)
     if body.callback_url is not None:
         if settings.webhook_secret is None:
             raise CallbackRefused("this service sends no webhooks: SUMMARIZER_WEBHOOK_SECRET is not set")

@@ -21,6 +21,8 @@ class Metrics:
         self.latency = Histogram("http_request_duration_seconds", "request latency by route", ["route"], buckets=LATENCY_BUCKETS, registry=r)
         self.in_flight = Gauge("http_requests_in_flight", "requests being handled", registry=r)
         self.stage = Histogram("pipeline_stage_duration_seconds", "per-article stage latency", ["stage"], buckets=LATENCY_BUCKETS, registry=r)
+        self.language_texts = Counter("language_texts", "articles and texts by source language, detected or named", ["lang", "detected"], registry=r)
+        self.language_latency = Histogram("language_article_duration_seconds", "per-article total latency by source language", ["lang"], buckets=LATENCY_BUCKETS, registry=r)
         self.batch_size = Histogram("engine_batch_size", "items per batch", ["engine"], buckets=BATCH_SIZE_BUCKETS, registry=r)
         self.batch_tokens = Histogram("engine_batch_padded_tokens", "rows × longest row per batch", ["engine"], buckets=TOKEN_BUCKETS, registry=r)
         self.batch_seconds = Histogram("engine_batch_duration_seconds", "model time per batch", ["engine"], buckets=LATENCY_BUCKETS, registry=r)
@@ -59,6 +61,12 @@ class Metrics:
     def observe_stages(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():
             self.stage.labels(stage).observe(ms / 1000)
+
+    def observe_language(self, language, total_ms: float | None = None) -> None:
+        """One article (with its total time) or /translate text (without) in ``language`` (pipeline.SourceLanguage)."""
+        self.language_texts.labels(language.code, str(language.detection is not None).lower()).inc()
+        if total_ms is not None:
+            self.language_latency.labels(language.code).observe(total_ms / 1000)
 
     def watch_runtime(self, runtime) -> None:
         """Gauges read at scrape time from the loaded runtime."""

@@ -24,8 +24,9 @@ from ..errors import (
     ShuttingDown,
     UnsupportedLanguage,
 )
-from ..pipeline import ArticleResult, JobOptions, sentence_count
+from ..pipeline import ENGLISH, SOURCE, ArticleResult, JobOptions, sentence_count
 from ..text.indic_processing import check_language_pair
+from ..text.language import LANGUAGES, normalize_language_code
 from ..workers import Deadline, all_or_none
 from . import schemas
 
@@ -39,7 +40,7 @@ ERRORS = {
         400: "malformed JSON",
         413: "body, article or batch over its limit",
         415: "body is not JSON",
-        422: "invalid fields, empty text, or no Devanagari",
+        422: "invalid fields, empty text, or a language the service does not serve",
         429: "queue full; retry after Retry-After seconds",
         503: "models not loaded yet, or shutting down",
         504: "the request deadline passed",
@@ -140,11 +141,16 @@ def article_out(result: ArticleResult, runtime) -> schemas.ArticleOut:
     if result.translation_en is not None:
         translation = schemas.Translation(en=result.translation_en, paragraphs=result.paragraphs_en or [],
                                           html=result.translation_html)  # fmt: skip
+    detection = result.language.detection
     return schemas.ArticleOut(
         id=result.id,
-        summary=schemas.Summary(hi=result.summary_hi, en=result.summary_en),
+        summary=result.summaries,
         translation=translation,
         meta=schemas.ArticleMeta(
+            source_lang=result.language.code,
+            language_detection=detection and schemas.LanguageDetection(lang=detection.lang,
+                                                                       confidence=detection.confidence),
+            unavailable_summaries=result.unavailable_summaries,
             models=runtime.model_info(),
             device=str(runtime.device),
             dtype=runtime.dtypes,
@@ -160,7 +166,7 @@ def article_out(result: ArticleResult, runtime) -> schemas.ArticleOut:
     "/summarize",
     response_model=schemas.ArticleOut | schemas.SummarizeBatchOut,
     responses=ERRORS,
-    summary="Translate a Hindi article into English and summarize it in Hindi and English",
+    summary="Translate an Indic-language article into English and summarize it in its language and in English",
 )
 async def summarize(body: schemas.SummarizeRequest, request: Request):
     settings = request.app.state.settings
@@ -184,9 +190,10 @@ def summarize_work(body: schemas.SummarizeRequest, settings, priority: str | Non
         )
     articles = [(a.id, a.text) for a in body.articles] if body.articles else [(body.id or "article-1", body.text)]
     o = body.options
+    max_chars = settings.max_language_code_chars
     options = JobOptions(
         translate=o.translate,
-        summary_languages=tuple(o.summary_languages),
+        summary_languages=tuple(summary_key(code, max_chars) for code in o.summary_languages),
         long_article=o.long_article or settings.long_article_policy,
         translation_num_beams=o.translation_num_beams,
         summary_num_beams=o.summary_num_beams,
@@ -195,14 +202,42 @@ def summarize_work(body: schemas.SummarizeRequest, settings, priority: str | Non
         format=o.format,
         html_attributes=o.html_attributes,
         cache_scope=memory_scope(key_name),
+        source_langs=named_languages(body, max_chars),
     )
     return articles, options
+
+
+def named_languages(body: schemas.SummarizeRequest, max_chars: int) -> tuple[str | None, ...]:
+    """Each article's source_lang (its own, else the request's) as a FLORES-200 code, None where none is named;
+    ``UnsupportedLanguage`` (422) for a code that names no served language, naming the article in a batch."""
+    if body.articles is None:
+        return (_served(body.source_lang, max_chars, ""),)
+    return tuple(_served(a.source_lang or body.source_lang, max_chars, f"article {a.id}: ") for a in body.articles)
+
+
+def _served(code: str | None, max_chars: int, where: str) -> str | None:
+    try:
+        return None if code is None else normalize_language_code(code, max_chars)
+    except UnsupportedLanguage as exc:
+        raise UnsupportedLanguage(f"{where}source_lang: {exc.message}") from None
+
+
+def summary_key(code: str, max_chars: int) -> str:
+    """One entry of summary_languages as the answer's key: "source", "en", or a served language's ISO code (from any
+    code ``normalize_language_code`` takes)."""
+    if code.lower() in (SOURCE, ENGLISH):
+        return code.lower()
+    try:
+        return LANGUAGES[normalize_language_code(code, max_chars)].iso
+    except UnsupportedLanguage as exc:
+        raise UnsupportedLanguage(f'summary_languages: {exc.message}; or "source" or "en"') from None
 
 
 def summarize_out(body: schemas.SummarizeRequest, results: list[ArticleResult], runtime, metrics):
     """What /summarize answers (and a job's result holds): one article, or ``{"results": [...]}``."""
     for result in results:
         metrics.observe_stages(result.timings_ms)
+        metrics.observe_language(result.language, result.timings_ms["total"])
     out = [article_out(r, runtime) for r in results]
     return out[0] if body.articles is None else schemas.SummarizeBatchOut(results=out)
 
@@ -219,7 +254,6 @@ async def translate(body: schemas.TranslateRequest, request: Request):
     if len(texts) > settings.max_texts_per_request:
         raise ArticleTooLong(f"{len(texts)} texts in one request; the limit is {settings.max_texts_per_request}")
     charge(request, texts)
-    script = body.source_lang.split("_")[1]
     pipeline = runtime.pipeline
     scope = memory_scope(_key_name(request))
     options = JobOptions(summary_languages=(), format=body.format, html_attributes=body.html_attributes)
@@ -237,9 +271,11 @@ async def translate(body: schemas.TranslateRequest, request: Request):
         labelled = [(str(i), t) for i, t in enumerate(texts)]
         with pipeline.admission(options, deadline) as admit:
             admit([pipeline.estimated_sentences(text) for text in texts])  # at once, before any text work
-            cleaned = await pipeline.clean_all(labelled, script, deadline, options)
-            admit([sentence_count(layout, document) for _, layout, _, document in cleaned])
-            return await all_or_none(one(layout, document, deadline) for _, layout, _, document in cleaned)
+            cleaned = await pipeline.clean_all(labelled, [body.source_lang] * len(texts), deadline, options)
+            admit([sentence_count(c.layout, c.document) for c in cleaned])
+            for c in cleaned:
+                request.app.state.metrics.observe_language(c.language)
+            return await all_or_none(one(c.layout, c.document, deadline) for c in cleaned)
 
     results = await _run(request, work)
     if isinstance(results, JSONResponse):
@@ -254,6 +290,18 @@ async def translate(body: schemas.TranslateRequest, request: Request):
 async def editor_page():
     """The editor's page (static HTML; the API key, if any, is entered there and sent with each request)."""
     return FileResponse(STATIC_DIR / "index.html")
+
+
+@router.get("/languages", summary="The languages served: codes, names, and which summaries each gets")
+async def languages():
+    """Open like /healthz (no key): the editor's page fills its language choice from it."""
+    return {"languages": [
+        {"code": code, "iso": language.iso, "name": language.name, "script": language.script,
+         "summaries": {language.iso: "mT5 XL-Sum" if language.xlsum else None,
+                       ENGLISH: "the native summary, translated by IndicTrans2" if language.xlsum
+                       else "mT5 XL-Sum's summary of the English translation"}}
+        for code, language in LANGUAGES.items()
+    ]}  # fmt: skip
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -12,6 +12,11 @@ MAX_ID_CHARS = 200
 # Lists are cut off while parsing, on the event loop, long before the configured limits (16 articles, 64 texts)
 # that the routes check: validating 30 000 articles took 0.15 s of the loop, stopping at 1 000 takes 0.03 s.
 MAX_LIST_ITEMS = 1000
+MAX_SUMMARY_LANGUAGES = 4  # "source", "en" and a name or two for them: more can only be duplicates
+SOURCE_LANG = (
+    "the article's language: a FLORES-200 code (ben_Beng) or ISO 639-1 (bn), optionally with a script or region "
+    "(ks-Deva, hi-IN); omitted: detected (meta.language_detection says what was found). GET /languages lists them"
+)
 
 
 def _no_lone_surrogates(value: str) -> str:
@@ -32,8 +37,13 @@ class Strict(BaseModel):
 
 class SummarizeOptions(Strict):
     translate: bool = Field(True, description="translate the whole article into English")
-    summary_languages: list[Literal["hi", "en"]] = Field(
-        default_factory=lambda: ["hi", "en"], max_length=2, description="summaries to return; [] for none"
+    summary_languages: list[str] = Field(
+        default_factory=lambda: ["source", "en"],
+        max_length=MAX_SUMMARY_LANGUAGES,
+        description="summaries to return, keyed by ISO 639-1 in the answer: \"source\" (the article's own language; "
+        "for a Hindi article \"hi\" says the same), \"en\"; [] for none. A language mT5 XL-Sum does not cover gets "
+        "no summary of its own (null, meta.unavailable_summaries says why): its English summary summarizes the English "
+        "translation",
     )
     long_article: Literal["lead", "chunked"] | None = Field(
         None, description="over 512 tokens: lead = summarize the first 512 tokens (default), chunked = summarize "
@@ -64,6 +74,7 @@ class SummarizeOptions(Strict):
 class ArticleIn(Strict):
     id: Text = Field(..., min_length=1, max_length=MAX_ID_CHARS)
     text: Text
+    source_lang: str | None = Field(None, description=SOURCE_LANG + "; the request's source_lang when omitted")
 
 
 class SummarizeRequest(Strict):
@@ -76,6 +87,7 @@ class SummarizeRequest(Strict):
     text: Text | None = None
     id: Text | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
     articles: list[ArticleIn] | None = Field(None, min_length=1, max_length=MAX_LIST_ITEMS)
+    source_lang: str | None = Field(None, description=SOURCE_LANG + "; with articles, of those that name none")
     options: SummarizeOptions = Field(default_factory=SummarizeOptions)
 
     @model_validator(mode="after")
@@ -109,19 +121,29 @@ class CacheUse(BaseModel):
     summary_reused: bool = Field(description="the summary came from the memory (the cleaned article is unchanged)")
 
 
+class LanguageDetection(BaseModel):
+    lang: str = Field(description="FLORES-200 code of the language detected")
+    confidence: float = Field(description="0–1")
+
+
 class ArticleMeta(BaseModel):
+    source_lang: str = Field(description="FLORES-200 code of the article's language (named or detected)")
+    language_detection: LanguageDetection | None = Field(
+        None, description="set when the language was detected (no source_lang sent)"
+    )
+    unavailable_summaries: dict[str, str] = Field(
+        default_factory=dict, description="summaries asked for that are null, and why (ISO code → reason)"
+    )
     models: dict[str, ModelRef]
     device: str
     dtype: dict[str, str]
-    input_tokens: int = Field(description="mT5 tokens of the whole article")
+    input_tokens: int = Field(
+        description="mT5 tokens of what it summarized: the article, or its English translation for a language XL-Sum "
+        "does not cover"
+    )
     truncated: bool = Field(description="true when the lead policy summarized only the first 512 tokens")
     timings_ms: Timings
     cache: CacheUse
-
-
-class Summary(BaseModel):
-    hi: str | None = None
-    en: str | None = None
 
 
 class Translation(BaseModel):
@@ -132,7 +154,10 @@ class Translation(BaseModel):
 
 class ArticleOut(BaseModel):
     id: str
-    summary: Summary
+    summary: dict[str, str | None] = Field(
+        description="keyed by ISO 639-1 (639-3 where a language has no 639-1 code): always the article's language and "
+        "\"en\" (null when not asked for or not made), then any other asked for"
+    )
     translation: Translation | None
     meta: ArticleMeta
 

@@ -33,8 +33,8 @@ ROWS_PER_BLOCK = 64  # articles read before they flow on to the actors
 
 
 class ArchiveLines(FileBasedDatasource):
-    """The lines of IN that the driver's first pass chose, as rows ``{"line", "id", "text"}``: read and parsed
-    as the local command does, one line at a time."""
+    """The lines of IN that the driver's first pass chose, as rows ``{"line", "id", "text", "source_lang"}`` (an
+    empty source_lang: none named): read and parsed as the local command does, one line at a time."""
 
     def __init__(self, path: str, todo: set[int], max_line_bytes: int):
         super().__init__(path)
@@ -43,7 +43,8 @@ class ArchiveLines(FileBasedDatasource):
     def _read_stream(self, f: "pyarrow.NativeFile", path: str):
         rows = []
         for number, article in todo_articles(io.BufferedReader(f), self.todo, self.max_line_bytes):
-            rows.append({"line": number, "id": article.id, "text": article.text})
+            lang = article.source_lang or ""
+            rows.append({"line": number, "id": article.id, "text": article.text, "source_lang": lang})
             if len(rows) == ROWS_PER_BLOCK:
                 yield pyarrow.Table.from_pylist(rows)
                 rows = []
@@ -67,8 +68,9 @@ class ArchiveActor:
         return {"result": [r for r, _ in results], "error": [e for _, e in results]}
 
     async def _all(self, batch: dict) -> list[tuple[str, str]]:
-        rows = zip(batch["line"], batch["id"], batch["text"])
-        return await asyncio.gather(*(outcome(self.summarize, int(n), str(i), str(t)) for n, i, t in rows))
+        rows = zip(batch["line"], batch["id"], batch["text"], batch["source_lang"])
+        return await asyncio.gather(*(outcome(self.summarize, int(n), str(i), str(t), str(lang) or None)
+                                      for n, i, t, lang in rows))  # fmt: skip
 
 
 def _settings_env() -> dict:
@@ -84,9 +86,10 @@ def _open(uri: str) -> io.BufferedReader:
 def run_on_ray(in_path: str, out_path: Path, address: str, actors: int | None, actor_cpus: float,
                actor_gpus: float | None, batch_size: int) -> Counts:  # fmt: skip
     uri = in_path if "://" in in_path else str(Path(in_path).resolve())
-    max_line_bytes = Settings().max_request_bytes
+    settings = Settings()
+    max_line_bytes = settings.max_request_bytes
     with _open(uri) as source, Outputs(out_path) as outputs:
-        todo = plan(source, out_path, outputs, max_line_bytes)
+        todo = plan(source, out_path, outputs, max_line_bytes, settings.max_language_code_chars)
         if not todo:
             return outputs.counts  # nothing to start actors (and load models) for
         ray.init(address=address, runtime_env={"env_vars": _settings_env()}, logging_level=logging.WARNING)

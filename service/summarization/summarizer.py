@@ -1,4 +1,5 @@
-"""Abstractive Hindi summaries with mT5 (default: csebuetnlp/mT5_multilingual_XLSum).
+"""Abstractive summaries with mT5 (default: csebuetnlp/mT5_multilingual_XLSum, trained on XL-Sum: it summarizes an
+article in its own language, for English and the nine Indic languages XL-Sum covers).
 
 Input is whitespace-normalized as the model card does and limited to 512 tokens (what XL-Sum was trained on).
 Longer articles follow a policy: ``lead`` keeps the first 512 tokens (default), ``chunked`` summarizes consecutive
@@ -85,7 +86,10 @@ class Summarizer:
     def device(self) -> torch.device:
         return self.model.device
 
-    def prepare(self, text: str, policy: str = "lead", deadline: Deadline | None = None) -> SummaryInput:
+    def prepare(
+        self, text: str, policy: str = "lead", deadline: Deadline | None = None, lang: str = "hin_Deva"
+    ) -> SummaryInput:
+        """mT5's input rows for ``text`` (in ``lang``, a FLORES-200 code: chunks end at its sentence ends)."""
         eos = self.tokenizer.eos_token_id
         ids = self.tokenizer.encode(normalize_whitespace(text))
         limit = self.max_input_tokens - 1
@@ -93,13 +97,13 @@ class Summarizer:
             return SummaryInput([ids + [eos]], len(ids) + 1, False)
         if policy == "lead":
             return SummaryInput([ids[:limit] + [eos]], len(ids) + 1, True)
-        chunks = self._chunks(text, limit, deadline or Deadline())
+        chunks = self._chunks(text, limit, deadline or Deadline(), lang)
         return SummaryInput([c + [eos] for c in chunks], len(ids) + 1, False)
 
-    def _chunks(self, text: str, limit: int, deadline: Deadline) -> list[list[int]]:
+    def _chunks(self, text: str, limit: int, deadline: Deadline, lang: str) -> list[list[int]]:
         """Consecutive sentence-aligned chunks of at most ``limit`` tokens (an over-long sentence is cut in pieces)."""
         chunks: list[list[int]] = [[]]
-        for sentence in split_sentences(normalize_whitespace(text)):
+        for sentence in split_sentences(normalize_whitespace(text), lang):
             deadline.check()
             ids = self.tokenizer.encode(sentence)
             if chunks[-1] and len(chunks[-1]) + len(ids) > limit:
@@ -126,7 +130,7 @@ class Summarizer:
         return [self.tokenizer.decode(row) for row in self.generate_ids(rows, num_beams, **overrides)]
 
     def summarize(self, texts: list[str], policy: str = "lead") -> list[str]:
-        """Articles → Hindi summaries, one at a time (the engine batches across requests instead)."""
+        """Articles → summaries in their own language, one at a time (the engine batches across requests instead)."""
         summaries = []
         for text in texts:
             prepared = self.prepare(text, policy)

@@ -162,7 +162,16 @@ class HtmlDocument:
     document order), ``fill`` puts their translations back. Each step is linear in the text; ``check`` (the
     request's deadline check) runs between them, so an abandoned request stops there."""
 
-    def __init__(self, html: str, attributes: bool, limits: HtmlLimits, check: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        html: str,
+        attributes: bool,
+        limits: HtmlLimits,
+        check: Callable[[], None] = lambda: None,
+        lang: str | None = "hin_Deva",
+    ):
+        """``lang``: the language whose rules split the sentences; None leaves ``sentences`` empty until ``split``
+        (a document whose language is detected from its ``plain_text``)."""
         html = strip_controls(html)
         _check_attributes(_wrapped(html), limits)
         root = _parse(html)
@@ -178,8 +187,14 @@ class HtmlDocument:
         self._translated = [slot for slot in self.slots if slot.translate]
         self.sentences: list[str] = []
         self._owners: list[int] = []  # the slot (index in ``_translated``) each sentence is from
+        if lang is not None:
+            self.split(lang)
+
+    def split(self, lang: str) -> None:
+        """``sentences``: each translatable text node's, by the rules of ``lang`` (a FLORES-200 code)."""
+        self.sentences, self._owners = [], []
         for index, text in enumerate(self.texts):
-            for sentence in split_sentences(text) or [text.strip()]:
+            for sentence in split_sentences(text, lang) or [text.strip()]:
                 self.sentences.append(sentence)
                 self._owners.append(index)
 

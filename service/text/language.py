@@ -15,8 +15,9 @@ languages share a script it looks closer, in this order:
    words, at least ``MIN_MARKER_WORDS`` of them, and more than the pick's own. A tie-break, not a model: short texts
    in these languages (a sentence or two) may be taken for their neighbours.
 
-Only the first ``SAMPLE_CHARS`` characters are read: a news article does not change language half-way, and the cost
-of detection stays bounded whatever the article's length.
+Only the first ``sample_chars`` characters are read (``LANGUAGE_SAMPLE_CHARS``): a news article does not change
+language half-way, and the cost of detection stays bounded whatever the article's length. A language the caller names
+instead is checked only for its script (``require_script``): the editor's word overrules detection.
 """
 
 import copy
@@ -78,7 +79,6 @@ LANGUAGES = {
 _DEFAULT_CODES = {"kas": "kas_Arab", "snd": "snd_Arab", "mni": "mni_Beng"}
 # Other names callers use: ISO 639-2/3 macrolanguage codes.
 _ALIASES = {"nep": "npi", "ori": "ory", "kok": "gom"}
-MAX_CODE_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -102,11 +102,16 @@ _CODES = _code_table()
 _SUBTAGS = regex.compile(r"[A-Za-z0-9]{1,8}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
 
 
-def normalize_language_code(code: str) -> str:
+def normalize_language_code(code: str, max_chars: int) -> str:
     """A served language's FLORES-200 code from what a caller sent: a FLORES code (``ben_Beng``), ISO 639-1 (``bn``)
     or 639-3 (``ben``), optionally with a script or region subtag (``ks-Deva``, ``hi-IN``, ``bn_BD``), any case.
-    Raises ``UnsupportedLanguage`` for a code that names no served language."""
-    if not isinstance(code, str) or len(code) > MAX_CODE_CHARS or not _SUBTAGS.fullmatch(code):
+    Raises ``UnsupportedLanguage`` for a code that names no served language, or one over ``max_chars`` characters
+    (``MAX_LANGUAGE_CODE_CHARS``)."""
+    if isinstance(code, str) and len(code) > max_chars:
+        raise UnsupportedLanguage(f"a language code of {len(code)} characters, over the limit of {max_chars} "
+                                  f"(max_language_code_chars); give a FLORES-200 code or ISO 639-1 (e.g. ben_Beng or "
+                                  f"bn)")  # fmt: skip
+    if not isinstance(code, str) or not _SUBTAGS.fullmatch(code):
         raise _unknown_code(code)
     language, *rest = code.replace("-", "_").split("_")
     scripts = [part.title() for part in rest if len(part) == 4 and part.isalpha()]
@@ -121,7 +126,7 @@ def normalize_language_code(code: str) -> str:
 
 
 def _unknown_code(code) -> UnsupportedLanguage:
-    shown = repr(code[:MAX_CODE_CHARS]) if isinstance(code, str) else type(code).__name__
+    shown = repr(code) if isinstance(code, str) else type(code).__name__  # no longer than the limit
     return UnsupportedLanguage(
         f"unknown or unsupported language code {shown}; give a FLORES-200 code or ISO 639-1 (e.g. ben_Beng or bn). "
         f"Served: {', '.join(LANGUAGES)}"
@@ -129,7 +134,6 @@ def _unknown_code(code) -> UnsupportedLanguage:
 
 
 # --- detection -------------------------------------------------------------------------------------------------------
-SAMPLE_CHARS = 4000  # read this much of a text: enough for any detector, and a bound on the cost per article
 MIN_SCRIPT_SHARE = 0.2  # a served script must hold this share of the letters (code-mixed English is common)
 MIN_LETTER_SHARE = 0.01  # distinctive letters decide from this share of their script's letters (not a quoted word)
 MIN_MARKER_SHARE = 0.06  # function words decide once they are this share of the words (and beat the library's pick)
@@ -194,9 +198,10 @@ def _identifier_among(codes: tuple[str, ...]):
     return restricted
 
 
-def detect_language(text: str) -> Detection:
-    """The served language ``text`` is in, or ``UnsupportedLanguage`` naming what it found instead."""
-    sample = unicodedata.normalize("NFC", text[:SAMPLE_CHARS])
+def detect_language(text: str, sample_chars: int) -> Detection:
+    """The served language ``text`` is in (read from its first ``sample_chars`` characters), or
+    ``UnsupportedLanguage`` naming what it found instead."""
+    sample = unicodedata.normalize("NFC", text[:sample_chars])
     characters = Counter(sample)
     letters = _letters_by_script(characters)
     indic = {script: n for script, n in letters.items() if script in SCRIPTS}
@@ -276,3 +281,18 @@ def _not_served(sample: str, letters: Counter) -> UnsupportedLanguage:
         f"{_SCRIPT_NAMES.get(script, script).replace('_', ' ')} script (language identified as {guess!r}). "
         f"Served: {', '.join(LANGUAGES)}"
     )
+
+
+def require_script(text: str, lang: str, sample_chars: int) -> None:
+    """``UnsupportedLanguage`` when ``text`` has no letter of the script of ``lang`` (a FLORES-200 code the caller
+    named), naming the script its first ``sample_chars`` characters are mostly in; code-mixed English passes."""
+    script = lang.rpartition("_")[2]
+    if regex.search(rf"[\p{{Script={SCRIPTS[script]}}}&&\p{{L}}]", text, flags=regex.V1):
+        return
+    sample = unicodedata.normalize("NFC", text[:sample_chars])
+    letters = _letters_by_script(Counter(sample))
+    found = letters.most_common(1)[0][0] if letters else None
+    mostly = f"its letters are mostly {_SCRIPT_NAMES.get(found, found).replace('_', ' ')} script" if found else ""
+    raise UnsupportedLanguage(f"source_lang {lang} is written in {_SCRIPT_NAMES[script].replace('_', ' ')} script, but "
+                              f"the text has no letter of it: {mostly or 'it has no letters'}; send the text's own language, or none to have "
+                              "it detected")  # fmt: skip

@@ -10,6 +10,7 @@
 
   function call(action) {
     var form = new FormData();
+    if (action === "hns_summarize") form.append("source_lang", document.getElementById("hns-lang").value);
     form.append("action", action);
     form.append("post_id", panel.dataset.post);
     form.append("nonce", panel.dataset.nonce);
@@ -24,7 +25,7 @@
   function show(data) {
     state.textContent = data.words;
     state.dataset.state = data.state;
-    ["summary_hi", "summary_en", "translation_en"].forEach(function (key) {
+    ["summary_native", "summary_en", "translation_en"].forEach(function (key) {
       document.getElementById("hns-" + key).textContent = data[key];
     });
     if (data.state === "queued") setTimeout(function () { call("hns_status").then(show).catch(fail); }, 2000);

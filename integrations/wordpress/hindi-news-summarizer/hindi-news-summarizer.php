@@ -1,7 +1,7 @@
 <?php
 /**
  * Plugin Name: Hindi News Summarizer
- * Description: "Summarize & translate" for Hindi posts: English translation (HTML kept) and Hindi + English summaries from the newsroom's summarization service, stored as post meta. Asynchronous: a job per publish or update, its result delivered to a signed webhook.
+ * Description: "Summarize & translate" for Hindi and other Indian-language posts: English translation (HTML kept) and summaries in the post's language and in English from the newsroom's summarization service, stored as post meta. The post's language is the site's, a per-post choice, or detected by the service. Asynchronous: a job per publish or update, its result delivered to a signed webhook.
  * Version: 0.2.0
  * Requires PHP: 7.4
  * License: MIT
@@ -12,14 +12,45 @@ if (!defined('ABSPATH')) {
 }
 
 const HNS_OPTION = 'hns_settings';
-const HNS_META = array('summary_hi', 'summary_en', 'translation_en', 'translation_html_en');
+// summary_native: the summary in the post's own language (summary_hi stays for Hindi sites' themes); source_lang: the
+// language the service read the post as (FLORES-200 code).
+const HNS_META = array('summary_native', 'summary_hi', 'summary_en', 'translation_en', 'translation_html_en', 'source_lang');
+// The languages the service serves (its GET /languages): FLORES-200 code => (ISO 639 code, name).
+const HNS_LANGUAGES = array(
+    'asm_Beng' => array('as', 'Assamese'),
+    'ben_Beng' => array('bn', 'Bengali'),
+    'brx_Deva' => array('brx', 'Bodo'),
+    'doi_Deva' => array('doi', 'Dogri'),
+    'gom_Deva' => array('gom', 'Konkani'),
+    'guj_Gujr' => array('gu', 'Gujarati'),
+    'hin_Deva' => array('hi', 'Hindi'),
+    'kan_Knda' => array('kn', 'Kannada'),
+    'kas_Arab' => array('ks', 'Kashmiri'),
+    'kas_Deva' => array('ks', 'Kashmiri'),
+    'mai_Deva' => array('mai', 'Maithili'),
+    'mal_Mlym' => array('ml', 'Malayalam'),
+    'mar_Deva' => array('mr', 'Marathi'),
+    'mni_Beng' => array('mni', 'Manipuri'),
+    'mni_Mtei' => array('mni', 'Manipuri'),
+    'npi_Deva' => array('ne', 'Nepali'),
+    'ory_Orya' => array('or', 'Odia'),
+    'pan_Guru' => array('pa', 'Punjabi'),
+    'san_Deva' => array('sa', 'Sanskrit'),
+    'sat_Olck' => array('sat', 'Santali'),
+    'snd_Arab' => array('sd', 'Sindhi'),
+    'snd_Deva' => array('sd', 'Sindhi'),
+    'tam_Taml' => array('ta', 'Tamil'),
+    'tel_Telu' => array('te', 'Telugu'),
+    'urd_Arab' => array('ur', 'Urdu'),
+);
 const HNS_SUBMIT_TIMEOUT = 10; // seconds: submitting a job is quick; nobody waits for the work itself
 
 /** Settings with defaults. The API key and the webhook secret stay on the server: never printed into a page. */
 function hns_settings() {
     $saved = get_option(HNS_OPTION, array());
     return wp_parse_args(is_array($saved) ? $saved : array(),
-                         array('url' => '', 'api_key' => '', 'webhook_secret' => '', 'timeout' => 120));
+                         array('url' => '', 'api_key' => '', 'webhook_secret' => '', 'timeout' => 120,
+                               'language' => 'site'));
 }
 
 // --- settings page (Settings → Hindi News Summarizer), administrators only -------------------------------------
@@ -43,7 +74,47 @@ function hns_sanitize_settings($input) {
         'api_key' => $kept('api_key'),
         'webhook_secret' => $kept('webhook_secret'),
         'timeout' => max(5, min(600, (int) ($input['timeout'] ?? 120))),
+        'language' => hns_language_choice($input['language'] ?? 'site', array('site', 'detect')) ?? 'site',
     );
+}
+
+/** The choice if it is one of $words or a served language's code, else null (a forged form field changes nothing). */
+function hns_language_choice($value, $words) {
+    if (!is_string($value)) {
+        return null;
+    }
+    return in_array($value, $words, true) || isset(HNS_LANGUAGES[$value]) ? $value : null;
+}
+
+/** The site's language when the service serves it: WordPress's locale (hi_IN, bn_BD, mr, ory, …) by ISO code. */
+function hns_site_language() {
+    $lang = strtolower(strtok((string) get_locale(), '_'));
+    foreach (HNS_LANGUAGES as $code => $language) {
+        if ($lang === $language[0] || $lang === substr($code, 0, 3)) {
+            return $code;
+        }
+    }
+    return null;
+}
+
+/** The source_lang a post is sent with: its own choice, else the site setting; null lets the service detect it. */
+function hns_source_lang($post_id) {
+    $choice = get_post_meta($post_id, '_hns_language', true) ?: hns_settings()['language'];
+    if ($choice === 'site') {
+        return hns_site_language();
+    }
+    return isset(HNS_LANGUAGES[$choice]) ? $choice : null;
+}
+
+/** <option>s of a language choice: the given words first, then every served language. */
+function hns_language_options($words, $selected) {
+    $names = array();
+    foreach (HNS_LANGUAGES as $code => $language) {
+        $names[$code] = $language[1] . ' (' . $code . ')'; // Kashmiri, Sindhi, Manipuri: two scripts each
+    }
+    foreach ($words + $names as $value => $label) {
+        echo '<option value="' . esc_attr($value) . '"' . selected($selected, $value, false) . '>' . esc_html($label) . '</option>';
+    }
 }
 
 function hns_settings_page() {
@@ -72,6 +143,12 @@ function hns_settings_page() {
           <tr><th scope="row"><label for="hns-timeout">Timeout (seconds)</label></th>
               <td><input id="hns-timeout" type="number" min="5" max="600" name="<?php echo esc_attr(HNS_OPTION); ?>[timeout]"
                          value="<?php echo esc_attr($s['timeout']); ?>"></td></tr>
+          <tr><th scope="row"><label for="hns-language">Posts' language</label></th>
+              <td><select id="hns-language" name="<?php echo esc_attr(HNS_OPTION); ?>[language]">
+                  <?php $site = hns_site_language();
+                  hns_language_options(array('site' => 'The site\'s language (' . ($site ? HNS_LANGUAGES[$site][1] : 'not served: detected') . ')',
+                                             'detect' => 'Detected per post by the service'), $s['language']); ?></select>
+                  <p class="description">Each post may choose its own in its "Summarize &amp; translate" panel.</p></td></tr>
         </table>
         <?php submit_button(); ?>
       </form>
@@ -87,11 +164,17 @@ add_action('add_meta_boxes', function () {
 function hns_meta_box($post) {
     $nonce = wp_create_nonce('hns_summarize');
     echo '<div id="hns-panel" data-post="' . esc_attr($post->ID) . '" data-nonce="' . esc_attr($nonce) . '">';
+    echo '<p><label for="hns-lang">Language</label> <select id="hns-lang" name="hns_language">';
+    hns_language_options(array('' => 'Site setting', 'detect' => 'Detect'), get_post_meta($post->ID, '_hns_language', true));
+    echo '</select></p>';
+    wp_nonce_field('hns_language', 'hns_language_nonce');
     echo '<p><button type="button" class="button button-primary" id="hns-run">Summarize &amp; translate</button></p>';
     echo '<div id="hns-error" class="notice notice-error inline" hidden></div>';
     echo '<p id="hns-state" role="status" aria-live="polite" data-state="' . esc_attr(get_post_meta($post->ID, '_hns_state', true)) . '">'
         . esc_html(hns_state_words($post->ID)) . '</p>';
-    foreach (array('summary_hi' => 'Hindi summary', 'summary_en' => 'English summary', 'translation_en' => 'English translation') as $key => $label) {
+    $read_as = get_post_meta($post->ID, 'source_lang', true);
+    $native = isset(HNS_LANGUAGES[$read_as]) ? HNS_LANGUAGES[$read_as][1] . ' summary' : 'Summary in the post\'s language';
+    foreach (array('summary_native' => $native, 'summary_en' => 'English summary', 'translation_en' => 'English translation') as $key => $label) {
         $value = get_post_meta($post->ID, $key, true);
         echo '<p><strong>' . esc_html($label) . '</strong></p><div id="hns-' . esc_attr($key) . '" style="white-space:pre-wrap">' . esc_html($value) . '</div>';
     }
@@ -138,7 +221,7 @@ function hns_submit_job($post, $priority) {
             'options' => array('format' => 'html'),
             'callback_url' => rest_url('hns/v1/result'),
             'priority' => $priority,
-        ), HNS_SUBMIT_TIMEOUT);
+        ) + array_filter(array('source_lang' => hns_source_lang($post->ID))), HNS_SUBMIT_TIMEOUT);
     }
     if (is_wp_error($result)) {
         update_post_meta($post->ID, '_hns_state', 'error');
@@ -200,6 +283,7 @@ function hns_ajax_post() {
 /** "Summarize & translate" in the panel: submits a job ahead of archive work, answers at once. */
 function hns_ajax_summarize() {
     $post = hns_ajax_post();
+    hns_store_language($post->ID, isset($_POST['source_lang']) ? wp_unslash($_POST['source_lang']) : null); // the panel's choice, checked like the rest
     $job = hns_submit_job($post, 'interactive');
     if (is_wp_error($job)) {
         wp_send_json_error(array('message' => $job->get_error_message()), 502);
@@ -226,8 +310,27 @@ add_action('transition_post_status', function ($new_status, $old_status, $post) 
         || wp_is_post_revision($post) || wp_is_post_autosave($post) || !hns_settings()['url']) {
         return;
     }
+    hns_language_from_form($post->ID); // a classic-editor save: WordPress runs this hook before save_post
     hns_submit_job($post, 'bulk'); // errors are recorded on the post and shown in its panel
 }, 10, 3);
+
+add_action('save_post', 'hns_language_from_form');
+
+/** The panel's language field of a saved post form, when its nonce and the user's capability allow it. */
+function hns_language_from_form($post_id) {
+    if (isset($_POST['hns_language'], $_POST['hns_language_nonce']) && current_user_can('edit_post', $post_id)
+        && wp_verify_nonce(sanitize_text_field(wp_unslash($_POST['hns_language_nonce'])), 'hns_language')) {
+        hns_store_language($post_id, wp_unslash($_POST['hns_language']));
+    }
+}
+
+/** A post's own language choice: '' (the site setting), 'detect', or a served language; anything else is ignored. */
+function hns_store_language($post_id, $value) {
+    $choice = $value === null ? null : hns_language_choice($value, array('', 'detect'));
+    if ($choice !== null) {
+        update_post_meta($post_id, '_hns_language', $choice);
+    }
+}
 
 // --- the webhook: results arrive here, signed by the service ------------------------------------------------------
 add_action('rest_api_init', function () {
@@ -268,7 +371,11 @@ function hns_receive_result(WP_REST_Request $request) {
         return new WP_REST_Response(array('stored' => true), 200);
     }
     $result = $data['result'];
+    $read_as = (string) ($result['meta']['source_lang'] ?? '');
+    $iso = isset(HNS_LANGUAGES[$read_as]) ? HNS_LANGUAGES[$read_as][0] : 'hi';
     $values = array(
+        'source_lang' => isset(HNS_LANGUAGES[$read_as]) ? $read_as : '',
+        'summary_native' => sanitize_textarea_field((string) ($result['summary'][$iso] ?? '')),
         'summary_hi' => sanitize_textarea_field((string) ($result['summary']['hi'] ?? '')),
         'summary_en' => sanitize_textarea_field((string) ($result['summary']['en'] ?? '')),
         'translation_en' => sanitize_textarea_field((string) ($result['translation']['en'] ?? '')),

@@ -32,8 +32,35 @@ function setBusy(busy) {
   $("status").classList.toggle("busy", busy);
 }
 
+const LANGUAGES = {}; // FLORES code → {iso, name}, from /languages
+
+async function loadLanguages() {
+  // Fills the language choice; without it the page still works (the service detects the language).
+  const response = await fetch("/languages").catch(() => null);
+  if (!response || !response.ok) return;
+  for (const language of (await response.json()).languages) {
+    LANGUAGES[language.code] = language;
+    $("source-lang").append(new Option(`${language.name} (${language.code})`, language.code));
+  }
+}
+
+function showLanguage(meta) {
+  // Which language the article was read as, and how: detected (with the editor's way to correct it) or chosen.
+  const language = LANGUAGES[meta.source_lang] || { name: meta.source_lang, iso: "" };
+  const detection = meta.language_detection;
+  $("language").textContent = detection
+    ? `Language: ${language.name}, detected (${Math.round(detection.confidence * 100)}% sure). ` +
+      "If that is wrong, choose the language above and submit again."
+    : `Language: ${language.name}, as chosen.`;
+  return language;
+}
+
 function render(text, result) {
-  $("summary-hi-text").textContent = result.summary.hi || "—";
+  const language = showLanguage(result.meta);
+  const native = result.summary[language.iso];
+  $("summary-native-title").textContent = `${language.name} summary`;
+  $("summary-hi-text").lang = language.iso;
+  $("summary-hi-text").textContent = native || (result.meta.unavailable_summaries || {})[language.iso] || "—";
   $("summary-en-text").textContent = result.summary.en || "—";
   const body = $("paragraphs").querySelector("tbody");
   body.replaceChildren();
@@ -43,7 +70,7 @@ function render(text, result) {
   for (let i = 0; i < rows; i++) {
     const tr = document.createElement("tr");
     const hi = document.createElement("td");
-    hi.lang = "hi";
+    hi.lang = language.iso;
     hi.textContent = source[i] || "";
     const en = document.createElement("td");
     en.lang = "en";
@@ -87,11 +114,11 @@ async function submit(event) {
   $("error").hidden = true;
   const text = $("article").value;
   if (!text.trim()) {
-    showError(422, { error: { message: "Paste a Hindi article first." } });
+    showError(422, { error: { message: "Paste an article first." } });
     return;
   }
   const languages = [];
-  if ($("summary-hi").checked) languages.push("hi");
+  if ($("summary-hi").checked) languages.push("source");
   if ($("summary-en").checked) languages.push("en");
   const key = $("api-key").value.trim();
   sessionStorage.setItem(KEY_STORAGE, key);
@@ -105,6 +132,7 @@ async function submit(event) {
   try {
     const asJob = $("as-job").checked;
     const url = asJob ? "/jobs" : "/summarize";
+    if ($("source-lang").value) payload.source_lang = $("source-lang").value; // the editor's override
     if (asJob) payload.priority = "interactive"; // an editor is waiting for it
     const response = await fetch(url, { method: "POST", headers, body: JSON.stringify(payload) });
     const body = await response.json().catch(() => null);
@@ -145,3 +173,4 @@ document.querySelectorAll(".copy").forEach((button) =>
 );
 $("api-key").value = sessionStorage.getItem(KEY_STORAGE) || "";
 $("article-form").addEventListener("submit", submit);
+loadLanguages();
