@@ -47,6 +47,25 @@ def test_urdu_and_kashmiri_by_kashmiris_letters():
     assert detect_language(quoting, SAMPLE_CHARS).lang == "urd_Arab"
 
 
+# Short Hindi texts rich in हो and ले (Nepali function words too): the library's Hindi holds.
+HINDI_WITH_NEPALI_WORDS = [
+    "अगर बारिश हो तो मैच रद्द हो सकता है या फिर अगले दिन हो। खिलाड़ियों को होटल ले जाया गया।",
+    "जो हो सो हो, वे आज ही दवा ले लें। डॉक्टर ने कहा है कि बुखार जल्दी ठीक हो जाएगा।",
+    "हो सकता है कि बस देर से आए, तो टिकट ले लो और इंतजार करो।",
+]
+
+
+@pytest.mark.parametrize("text", HINDI_WITH_NEPALI_WORDS)
+def test_words_shared_with_a_library_language_never_overrule_the_library(text):
+    assert detect_language(text, SAMPLE_CHARS).lang == "hin_Deva"
+
+
+def test_kashmiris_confidence_is_not_lowered_by_the_letters_it_shares_with_urdu():
+    for text in PASSAGES["kas_Arab"]:
+        detected = detect_language(text, SAMPLE_CHARS)
+        assert detected.lang == "kas_Arab" and detected.confidence >= 0.9, detected
+
+
 def test_code_mixed_english_does_not_hide_the_language():
     assert detect_language("BJP ने Lok Sabha चुनाव जीता", SAMPLE_CHARS).lang == "hin_Deva"
     text = PASSAGES["tam_Taml"][0] + " The Chief Minister said so in English at a press meet on Monday."
@@ -63,7 +82,11 @@ def test_code_mixed_english_does_not_hide_the_language():
         ("ශ්‍රී ලංකා රජය අඟහරුවාදා නව අධ්‍යාපන ප්‍රතිපත්තියක් ප්‍රකාශයට පත් කළේය.", "Sinhala script"),
         ("政府周二宣布了新的教育政策。", "(language identified as 'zh')"),
         ("Правительство объявило о новой политике.", "Cyrillic script"),
-        ("The BJP said 'जीत' was certain in the Lok Sabha election this year.", "Latin script"),
+        ("The BJP said 'जीत' was certain in the Lok Sabha election this year.", "the rest mostly Latin script"),
+        ("The state government announced a new irrigation scheme for farmers in the district on Monday. Officials "
+         "said the money would reach their bank accounts within a week of the announcement. The opposition "
+         "criticised the delay in the monsoon session. सरकार ने कहा कि योजना लागू होगी।",
+         "% of its letters are Devanagari script"),
         ("१२३ । 456 😀🎉", "no letters"),
     ],
 )  # fmt: skip

@@ -13,7 +13,8 @@ languages share a script it looks closer, in this order:
    Sindhi in Devanagari, Manipuri in Bengali script) and for Konkani, which the library often takes for Marathi. A
    language's function words overrule the library's pick when they are at least ``MIN_MARKER_SHARE`` of the text's
    words, at least ``MIN_MARKER_WORDS`` of them, and more than the pick's own. A tie-break, not a model: short texts
-   in these languages (a sentence or two) may be taken for their neighbours.
+   in these languages (a sentence or two) may be taken for their neighbours. The library's own languages' words
+   are only compared against: they never overrule its pick.
 
 Only the first ``sample_chars`` characters are read (``LANGUAGE_SAMPLE_CHARS``): a news article does not change
 language half-way, and the cost of detection stays bounded whatever the article's length. A language the caller names
@@ -243,8 +244,11 @@ def _within_script(script: str, sample: str, characters: Counter, script_letters
         return _function_words(sample, script, *_library_pick(script, sample))
     best = max(distinctive, key=distinctive.get)
     if script == "Arab":  # Urdu's letters are Kashmiri's too: Urdu is what remains without Kashmiri's or Sindhi's
-        best = max(("snd_Arab", "kas_Arab"), key=distinctive.get)
-        best = best if distinctive[best] >= MIN_LETTER_SHARE * script_letters else "urd_Arab"
+        own = {code: distinctive[code] for code in ("snd_Arab", "kas_Arab")}
+        best = max(own, key=own.get)
+        if own[best] >= MIN_LETTER_SHARE * script_letters:  # Urdu's letters are no evidence against them
+            return best, own[best] / sum(own.values())
+        best = "urd_Arab"
     if best == "ben_Beng":  # র only rules out Assamese: Bengali or Manipuri
         return _function_words(sample, script, best, distinctive[best] / evidence)
     return best, distinctive[best] / evidence
@@ -264,7 +268,13 @@ def _function_words(sample: str, script: str, lang: str, probability: float) -> 
         for code, (vocabulary, endings) in _MARKERS.items()
         if LANGUAGES[code].script == script
     }
-    best = max(hits, key=hits.get)
+    # Only languages the library cannot tell (and Konkani) may overrule it: Hindi's हो and ले are Nepali words too,
+    # and a short Hindi text rich in them is still the library's Hindi.
+    library = set(_LIBRARY_CODES.get(script, {}).values()) - {"gom_Deva"}
+    challengers = {code: n for code, n in hits.items() if code not in library}
+    if not challengers:
+        return lang, probability
+    best = max(challengers, key=challengers.get)
     share = hits[best] / max(len(words), 1)
     if best != lang and hits[best] >= MIN_MARKER_WORDS and share >= MIN_MARKER_SHARE and hits[best] > hits.get(lang, 0):
         return best, hits[best] / (hits[best] + hits.get(lang, 0))
@@ -275,6 +285,14 @@ def _not_served(sample: str, letters: Counter) -> UnsupportedLanguage:
     if not letters:
         return UnsupportedLanguage("the text has no letters: its language cannot be told")
     script, _ = letters.most_common(1)[0]
+    n, code = max(((n, code) for code, n in letters.items() if code in SCRIPTS), default=(0, ""))
+    if 0 < n < MIN_SCRIPT_SHARE * sum(letters.values()):  # a served script, too little of it to call the text so
+        return UnsupportedLanguage(
+            f"too little of the text is in a served script to serve it: {round(100 * n / sum(letters.values()))} % "
+            f"of its letters are {_SCRIPT_NAMES[code]} script, the rest mostly "
+            f"{_SCRIPT_NAMES.get(script, script).replace('_', ' ')} script (at least {MIN_SCRIPT_SHARE:.0%} are needed; or "
+            f"name the language with source_lang). Served: {', '.join(LANGUAGES)}"
+        )
     guess, _ = language_identifier().classify(sample)
     return UnsupportedLanguage(
         f"the text is in a language the service does not serve: its letters are mostly "
