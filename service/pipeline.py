@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import review
 from .errors import ArticleTooLong, InvalidText
 from .text.checks import clean_article
 from .text.html_doc import HtmlDocument, HtmlLimits
@@ -15,6 +16,7 @@ from .workers import Deadline, TextWorkers, all_or_none
 
 if TYPE_CHECKING:  # the API imports this module and must not pull in torch
     from .engine.scheduler import BatchScheduler
+    from .glossaries import AppliedGlossary
     from .memory import Memory
     from .summarization.summarizer import Summarizer
     from .translation.translator import Translator
@@ -37,6 +39,8 @@ class JobOptions:
     format: str = "text"  # "html": the text is a post body; its translation keeps the markup (text.html_doc)
     html_attributes: bool = False  # HTML mode: translate alt and title attributes too
     cache_scope: str = LOCAL_SCOPE  # whose translation memory: "key:<name>" or "open" (HTTP callers, api.routes)
+    glossary: "AppliedGlossary | None" = None  # its terms are enforced in the translation and the English summary
+    on_unsupported: str = "flag"  # "drop": summary sentences with a figure or name the article lacks are removed
 
 
 @dataclass
@@ -61,6 +65,7 @@ class ArticleResult:
     truncated: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
     cache: CacheTally = field(default_factory=CacheTally)
+    review: "review.Report" = field(default_factory=lambda: review.Report())  # the checks' findings and verdict
 
 
 def sentence_count(layout: ArticleLayout, document: "HtmlDocument | None") -> int:
@@ -163,20 +168,29 @@ class Pipeline:
         tally: CacheTally | None = None,
         lane: str = "interactive",
         scope: str = LOCAL_SCOPE,
+        *,
+        glossary: "AppliedGlossary | None" = None,
+        lost: list | None = None,
     ) -> list[str]:
         """Sentences → English, in order. With the translation memory, only the pieces it does not hold go to the
-        engine; the model's outputs are kept before placeholders are restored, so a hit takes this request's."""
+        engine; the model's outputs are kept before placeholders are restored, so a hit takes this request's. With a
+        ``glossary`` its terms go to the model as placeholders and come back as its targets; a term the model
+        dropped is added to ``lost`` (``LostTerm``)."""
         if not sentences:
             return []
         workers = self.text_workers
         beams = num_beams or self.translator.num_beams
         memory = self.memory if use_memory else None
 
+        def key(piece) -> bytes:  # a piece with glossary terms: the glossary's version too
+            version = [glossary.version] if piece.terms else []
+            return memory.key("translation", scope, src_lang, "eng_Latn", beams, piece.input_ids, *version)
+
         def prepare():
-            pieces = self.translator.prepare(sentences, src_lang, deadline)
+            pieces = self.translator.prepare(sentences, src_lang, deadline, glossary and glossary.matcher)
             if memory is None:
                 return pieces, [], [None] * len(pieces)
-            keys = [memory.key("translation", scope, src_lang, "eng_Latn", beams, p.input_ids) for p in pieces]
+            keys = [key(p) for p in pieces]
             return pieces, keys, memory.lookup("translation", keys)
 
         pieces, keys, decoded = await workers.run(deadline, prepare)
@@ -194,7 +208,7 @@ class Pipeline:
         def finish():
             if memory is not None:
                 memory.remember({keys[i]: decoded[i] for i in todo})
-            return self.translator.finish(pieces, decoded, len(sentences), deadline)
+            return self.translator.finish(pieces, decoded, len(sentences), deadline, lost)
 
         return await workers.run(deadline, finish)
 
@@ -206,11 +220,12 @@ class Pipeline:
         deadline: Deadline | None = None,
         use_memory: bool = True,
         scope: str = LOCAL_SCOPE,
+        **glossing,
     ):
-        """A whole text, paragraph-preserving: returns (English text, English paragraphs)."""
-        return layout.join(
-            await self.translate_sentences(layout.sentences, src_lang, num_beams, deadline, use_memory, scope=scope)
-        )
+        """A whole text, paragraph-preserving: returns (English text, English paragraphs). ``glossing``:
+        ``translate_sentences``' glossary and lost."""
+        return layout.join(await self.translate_sentences(layout.sentences, src_lang, num_beams, deadline, use_memory,
+                                                          scope=scope, **glossing))  # fmt: skip
 
     async def translate_document(
         self,
@@ -222,12 +237,13 @@ class Pipeline:
         tally: CacheTally | None = None,
         lane: str = "interactive",
         scope: str = LOCAL_SCOPE,
+        **glossing,
     ) -> tuple[str, list[str], str]:
         """HTML mode: every text node's sentences translated (pooled with all other work), written back into the
         document: (English text, English paragraphs, sanitized HTML), the first two as ``translate_layout``'s."""
         sentences = document.sentences
         english = await self.translate_sentences(
-            sentences, src_lang, num_beams, deadline, use_memory, tally, lane, scope
+            sentences, src_lang, num_beams, deadline, use_memory, tally, lane, scope, **glossing
         )
         html, paragraphs = await self.text_workers.run(deadline, document.fill, english)
         return "\n".join(paragraphs), paragraphs, html
@@ -281,22 +297,25 @@ class Pipeline:
         result = ArticleResult(id=article_id)
         result.timings_ms["split"] = split_ms
 
+        lost, lost_in_summary, hindi_findings = [], [], None  # glossary terms the model dropped; drop's findings
+
         async def translation():
             t0 = time.perf_counter()
             if document is not None:
                 result.translation_en, result.paragraphs_en, result.translation_html = await self.translate_document(
                     document, "hin_Deva", options.translation_num_beams, deadline, options.cache, result.cache,
-                    options.priority, options.cache_scope,
+                    options.priority, options.cache_scope, glossary=options.glossary, lost=lost,
                 )
             else:
                 english = await self.translate_sentences(
                     layout.sentences, "hin_Deva", options.translation_num_beams, deadline, options.cache,
-                    result.cache, options.priority, options.cache_scope,
+                    result.cache, options.priority, options.cache_scope, glossary=options.glossary, lost=lost,
                 )
                 result.translation_en, result.paragraphs_en = layout.join(english)
             result.timings_ms["translate"] = _ms_since(t0)
 
         async def summaries():
+            nonlocal hindi_findings
             t0 = time.perf_counter()
             hindi, prepared, result.cache.summary_reused = await self.summarize_hindi(
                 text, options.long_article, options.summary_num_beams, deadline, options.cache, options.priority,
@@ -304,11 +323,13 @@ class Pipeline:
             )
             result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
             if "hi" in options.summary_languages:
+                if options.on_unsupported == "drop":  # before it is translated: the English summary follows
+                    hindi, hindi_findings = await self.text_workers.run(deadline, review.drop_from_hindi, text, hindi)
                 result.summary_hi = hindi
             if "en" in options.summary_languages:
                 english = await self.translate_sentences(
                     split_sentences(hindi), "hin_Deva", options.translation_num_beams, deadline, options.cache,
-                    lane=options.priority, scope=options.cache_scope,
+                    lane=options.priority, scope=options.cache_scope, glossary=options.glossary, lost=lost_in_summary,
                 )
                 result.summary_en = " ".join(english)
             result.timings_ms["summarize"] = _ms_since(t0)
@@ -322,6 +343,14 @@ class Pipeline:
             )
             result.input_tokens, result.truncated = prepared.input_tokens, prepared.truncated
         await all_or_none(jobs)
+
+        def check():
+            result.review, result.summary_en = review.review_article(
+                text, result.translation_en, result.paragraphs_en, {"hi": result.summary_hi, "en": result.summary_en},
+                options.glossary, lost, lost_in_summary, options.on_unsupported == "drop", hindi_findings,
+            )
+
+        await self.text_workers.run(deadline, check)
         result.timings_ms.setdefault("translate", 0.0)
         result.timings_ms.setdefault("summarize", 0.0)
         result.timings_ms["total"] = round(split_ms + _ms_since(started), 1)
