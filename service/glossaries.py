@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checks.glossary import Glossary, term_words
-from .errors import GlossariesUnavailable, GlossaryTooLarge, InvalidRequest, TooManyGlossaries
+from .errors import GlossariesUnavailable, GlossaryNotFound, GlossaryTooLarge, InvalidRequest, TooManyGlossaries
 from .sqlite_db import connect, transaction
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -135,6 +135,20 @@ def parse_table(text: str, delimiter: str) -> list[tuple[str, str]]:
     except csv.Error as exc:
         raise InvalidRequest(f"glossary row {rows.line_num}: {exc}", "invalid_glossary") from None
     return pairs
+
+
+def resolve(store, limits: Limits, owner: str, name: str | None, entries) -> AppliedGlossary | None:
+    """The glossary a request asks for: ``owner``'s glossary ``name`` (404 when that owner has none by that name,
+    whoever else may), or ``entries`` sent with it (checked, within ``inline_entries``); None for neither. Blocking:
+    callers run it in a thread."""
+    if name is not None:
+        stored = store.get(owner, name)
+        if stored is None:
+            raise GlossaryNotFound(f"no glossary {name!r} for this key (GET /glossaries lists them)")
+        return applied(stored.entries, name)
+    if entries is None:
+        return None
+    return applied(check_entries(entries, limits, limits.inline_entries, "SUMMARIZER_MAX_INLINE_GLOSSARY_ENTRIES"))
 
 
 # --- stores ------------------------------------------------------------------------------------------------------
