@@ -212,6 +212,10 @@ class Settings(BaseSettings):
     max_inline_glossary_entries: int = Field(
         100, ge=1, description="entries of a request's options.glossary_entries (413 above)"
     )
+    max_findings: int = Field(
+        50, ge=1, description="findings listed per result (meta.checks, /check); the rest are counted in one 'more' "
+        "finding",
+    )
     max_check_chars: int = Field(
         40_000, ge=1, description="characters of a translation or summary sent to POST /check (413 above; its source "
         "is bounded by MAX_ARTICLE_CHARS)",

@@ -99,6 +99,17 @@ def review_article(
         return unchecked(where, exc), summary.get("en")
 
 
+def as_meta(report: Report, max_findings: int) -> dict:
+    """``{"checks", "review"}`` for a response: the first ``max_findings`` findings, and the rest counted in one
+    ``more`` finding (a degenerate output can have thousands: each repeated figure is one)."""
+    listed = report.findings[:max_findings]
+    if len(report.findings) > max_findings:
+        rest = len(report.findings) - max_findings
+        detail = f"{rest} more findings not listed (the limit is {max_findings}: SUMMARIZER_MAX_FINDINGS)"
+        listed.append(Finding("more", "warning", report.findings[max_findings].where, (0, 0), "", detail))
+    return Report(listed).as_dict()
+
+
 def unchecked(where: str, exc: BaseException) -> Report:
     """The checks failed on a result (a bug, never the caller's fault): the result is served, and an editor is asked
     to read it."""

@@ -28,7 +28,7 @@ from .test_memory import start_redis
 ALPHA, BETA = {"X-API-Key": "alpha-glossary-key"}, {"X-API-Key": "beta-glossary-key"}
 PARTY = [{"source": "भाजपा", "target": "BJP"}, {"source": "विधायक", "target": "MLA"}]
 LIMITS = dict(max_glossary_entries=5, max_glossary_bytes=2000, max_glossary_term_chars=40, max_glossaries_per_key=3,
-              max_inline_glossary_entries=3, max_check_chars=500)  # fmt: skip
+              max_inline_glossary_entries=3, max_check_chars=500, max_findings=12)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -352,6 +352,16 @@ def test_check_is_bounded_like_the_other_endpoints(clean, body, status, code, wo
     assert_error(clean.post("/check", **sent), status, code, *words)
 
 
+def test_a_result_lists_at_most_its_number_of_findings(clean):
+    rooms = ", ".join(str(n) for n in range(100, 116))  # 16 figures the article lacks
+    body = {"source": "बैठक में 5 लोग थे।", "translation": f"Rooms {rooms} and 5 people were there."}
+    found = clean.post("/check", json=body, headers=ALPHA).json()
+    assert found["review"] == "needs_review" and len(found["checks"]) == 13
+    assert [f["check"] for f in found["checks"]] == ["number"] * 12 + ["more"]
+    assert found["checks"][-1]["detail"].startswith("4 more findings") and "SUMMARIZER_MAX_FINDINGS" in \
+        found["checks"][-1]["detail"]  # fmt: skip
+
+
 def test_drop_removes_a_summary_sentence_with_a_figure_the_article_lacks(clean, echo):
     model = echo(summary="भाजपा ने 5 लोगों से बात की। भाजपा के 99 नेता आए।")
     text = "भाजपा ने आज 5 लोगों से बात की।"
@@ -396,14 +406,19 @@ def test_a_fault_of_the_checks_never_costs_the_article(clean, monkeypatch):
 
 
 # --- stores ----------------------------------------------------------------------------------------------------------
+def no_models():
+    raise RuntimeError("this test loads no models")
+
+
 def test_glossaries_live_in_redis_when_the_memory_is_shared(settings_factory, tmp_path):
     port = free_port()
     process, redis_client = start_redis(port, tmp_path)
     url = f"redis://127.0.0.1:{port}/0"
     keys = [{"key": "alpha-glossary-key", "name": "alpha"}, {"key": "beta-glossary-key", "name": "beta"}]
     try:
-        apps = [TestClient(create_app(settings_factory(api_keys=keys, cache_url=url, max_glossaries_per_key=2)))
-                for _ in range(2)]  # fmt: skip
+        # No models: the glossaries need none, and two loads at once in one process race on torch's meta device.
+        settings = settings_factory(api_keys=keys, cache_url=url, max_glossaries_per_key=2)
+        apps = [TestClient(create_app(settings, runtime_factory=no_models)) for _ in range(2)]
         with apps[0] as one, apps[1] as other:  # two replicas
             assert put(one, "desk", PARTY).status_code == 200
             assert other.get("/glossaries/desk", headers=ALPHA).json()["entries"] == PARTY

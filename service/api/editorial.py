@@ -46,7 +46,7 @@ async def check(body: schemas.CheckRequest, request: Request):
     outcome = await _run(request, work)
     if isinstance(outcome, JSONResponse):
         return outcome
-    return outcome[0].as_dict()
+    return review.as_meta(outcome[0], settings.max_findings)
 
 
 # --- glossaries ------------------------------------------------------------------------------------------------------

@@ -164,7 +164,7 @@ def article_out(result: ArticleResult, runtime) -> schemas.ArticleOut:
             truncated=result.truncated,
             timings_ms=schemas.Timings(**result.timings_ms),
             cache=schemas.CacheUse(**asdict(result.cache)),
-            **result.review.as_dict(),
+            **review.as_meta(result.review, runtime.settings.max_findings),
         ),
     )
 
@@ -251,7 +251,7 @@ async def translate(body: schemas.TranslateRequest, request: Request):
                                                                        glossary=glossary, lost=lost)  # fmt: skip
         report = await pipeline.text_workers.run(deadline, review.review_translation, source, text, paragraphs,
                                                  glossary, lost)  # fmt: skip
-        return schemas.TranslationOut(translation=text, paragraphs=paragraphs, html=html, meta=report.as_dict())
+        return schemas.TranslationOut(translation=text, paragraphs=paragraphs, html=html, meta=review.as_meta(report, settings.max_findings))
 
     async def work(deadline):
         labelled = [(str(i), t) for i, t in enumerate(texts)]

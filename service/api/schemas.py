@@ -141,7 +141,7 @@ class CacheUse(BaseModel):
 
 class CheckFinding(BaseModel):
     check: str = Field(description="number, name, placeholder, untranslated, repetition, glossary, artifact, empty, "
-                       "length (unchecked: the checks failed on this result)")  # fmt: skip
+                       "length (unchecked: the checks failed on this result; more: findings over SUMMARIZER_MAX_FINDINGS, counted)")  # fmt: skip
     severity: Literal["error", "warning"]
     where: str = Field(description="translation, translation.paragraphs[i], summary.hi or summary.en")
     span: tuple[int, int] = Field(description="[start, end) in that text, in Unicode code points; for something "
