@@ -110,6 +110,12 @@ def as_meta(report: Report, max_findings: int) -> dict:
     return Report(listed).as_dict()
 
 
+def load_word_lists() -> None:
+    """The checks' word lists (the name check's English word counts: about a second), loaded before the first
+    result needs them."""
+    run_checks("भारत", translation="India")
+
+
 def unchecked(where: str, exc: BaseException) -> Report:
     """The checks failed on a result (a bug, never the caller's fault): the result is served, and an editor is asked
     to read it."""

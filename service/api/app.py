@@ -2,6 +2,7 @@
 until both models are loaded and a warm-up generation has run."""
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 
+from .. import review
 from ..config import Settings
 from . import errors
 from ..glossaries import open_glossaries
@@ -58,6 +60,10 @@ def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_
                 metrics.watch_runtime(state.runtime)
                 if settings.warmup:
                     await _warm_up(state.runtime)
+                await asyncio.to_thread(review.load_word_lists)
+                # What is loaded now lives as long as the process: full collections skip it. Each one walked it all
+                # while holding the GIL (100+ ms stalls of the event loop under load, with the checks' word lists).
+                gc.freeze()
                 state.jobs.start(state.runtime)
                 state.ready = True
                 metrics.ready.set(1)
@@ -84,6 +90,7 @@ def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_
         if not state.loader.done():
             await asyncio.wait({state.loader}, timeout=60)
         await state.jobs.stop()
+        gc.unfreeze()  # the app's objects may be collected again (a process that makes many apps: the tests)
         await asyncio.to_thread(store.close)
         state.quotas.close()
         state.glossaries.close()

@@ -144,7 +144,7 @@ class CheckFinding(BaseModel):
                        "length (unchecked: the checks failed on this result; more: findings over SUMMARIZER_MAX_FINDINGS, counted)")  # fmt: skip
     severity: Literal["error", "warning"]
     where: str = Field(description="translation, translation.paragraphs[i], summary.hi or summary.en")
-    span: tuple[int, int] = Field(description="[start, end) in that text, in Unicode code points; for something "
+    span: list[int] = Field(min_length=2, max_length=2, description="[start, end) in that text, in Unicode code points; for something "
                                   "missing, the whole text it should be in")  # fmt: skip
     text: str
     detail: str
