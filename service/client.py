@@ -4,6 +4,8 @@
     with Client("http://127.0.0.1:8000", api_key="…") as client:
         result = client.summarize(open("article.txt").read())  # its language detected; source_lang="bn" names it
         print(result.source_lang, result.summary_native, result.summary_en, result.translation_en)
+        if result.needs_review:  # the service's checks found something (result.checks says what and where)
+            ...
 
 Retries 429 and 503 answers (honouring Retry-After) and transport errors with backoff; raises typed errors that
 carry the service's error code, message and request id.
@@ -70,12 +72,30 @@ def _error_from(response: httpx.Response) -> ServiceError:
 
 # --- results ------------------------------------------------------------------------------------------------------
 @dataclass
-class SummaryResult:
-    id: str
-    summary_hi: str | None
-    summary_en: str | None
-    translation_en: str | None
-    paragraphs_en: list[str]
+class Reviewed:
+    """The service's checks on a result: ``checks`` (findings: check, severity, where, span, text, detail) and
+    ``review`` ("ok" or "needs_review": read the findings before publishing)."""
+
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    review: str = "ok"
+
+    @property
+    def needs_review(self) -> bool:
+        return self.review != "ok"
+
+    @staticmethod
+    def of(meta: dict | None) -> dict[str, Any]:
+        meta = meta or {}
+        return {"checks": meta.get("checks", []), "review": meta.get("review", "ok")}
+
+
+@dataclass
+class SummaryResult(Reviewed):
+    id: str = ""
+    summary_hi: str | None = None
+    summary_en: str | None = None
+    translation_en: str | None = None
+    paragraphs_en: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, str | None] = field(default_factory=dict)  # every summary, keyed by ISO 639-1 ("bn", "en")
     source_lang: str | None = None  # the article's language (FLORES-200), named or detected
@@ -93,6 +113,7 @@ class SummaryResult:
             meta=meta,
             summary=data["summary"],
             source_lang=meta.get("source_lang"),
+            **Reviewed.of(meta),
         )
 
     @property
@@ -103,23 +124,36 @@ class SummaryResult:
 
 
 @dataclass
-class TranslationResult:
-    translation: str
-    paragraphs: list[str]
+class TranslationResult(Reviewed):
+    translation: str = ""
+    paragraphs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TranslationResult":
+        return cls(translation=data["translation"], paragraphs=data["paragraphs"], **Reviewed.of(data.get("meta")))
+
+
+def _glossary(glossary: str | None, glossary_entries) -> dict:
+    """A stored glossary's name, or entries (a dict {source: target} or [{"source", "target"}]) sent along."""
+    if isinstance(glossary_entries, dict):
+        glossary_entries = [{"source": s, "target": t} for s, t in glossary_entries.items()]
+    return ({"glossary": glossary} if glossary else {}) | ({"glossary_entries": glossary_entries}
+                                                           if glossary_entries is not None else {})  # fmt: skip
 
 
 # --- requests -----------------------------------------------------------------------------------------------------
 def _summarize_request(articles, article_id=None, translate=True, summary_languages=("source", "en"), long_article=None,
                        translation_num_beams=None, summary_num_beams=None, cache=True, priority=None,
-                       source_lang=None):  # fmt: skip
+                       source_lang=None, glossary=None, glossary_entries=None, on_unsupported=None):  # fmt: skip
     """One text (with an optional id) → the single form; a list of texts or {"id", "text", "source_lang"?} dicts →
     the batch form (ids "1", "2", … where none is given). ``source_lang`` (FLORES-200 or ISO 639-1: "bn"): the
     article's language, or the batch's where an article names none; None: the service detects it. ``cache=False``: the
-    service's translation memory is not used; ``priority="bulk"``: the service batches this behind live work."""
+    service's translation memory is not used; ``priority="bulk"``: the service batches this behind live work;
+    ``on_unsupported="drop"``: summary sentences with a figure or name the article lacks are removed."""
     options = {"translate": translate, "summary_languages": list(summary_languages)} | ({} if cache else {"cache": False})
-    options |= {"priority": priority} if priority else {}
+    options |= ({"priority": priority} if priority else {}) | _glossary(glossary, glossary_entries)
     extra = {"long_article": long_article, "translation_num_beams": translation_num_beams,
-             "summary_num_beams": summary_num_beams}  # fmt: skip
+             "summary_num_beams": summary_num_beams, "on_unsupported": on_unsupported}  # fmt: skip
     options |= {k: v for k, v in extra.items() if v is not None}
     language = {"source_lang": source_lang} if source_lang else {}
     if isinstance(articles, str):
@@ -130,13 +164,19 @@ def _summarize_request(articles, article_id=None, translate=True, summary_langua
     return "/summarize", body, lambda d: [SummaryResult.from_json(r) for r in d["results"]]
 
 
-def _translate_request(texts, source_lang="hin_Deva", num_beams=None, cache=True):
+def _translate_request(texts, source_lang="hin_Deva", num_beams=None, cache=True, glossary=None, glossary_entries=None):
     body = {"source_lang": source_lang} | ({"num_beams": num_beams} if num_beams else {}) | ({} if cache else {"cache": False})
+    body |= _glossary(glossary, glossary_entries)
     if isinstance(texts, str):
-        return "/translate", body | {"text": texts}, lambda d: TranslationResult(d["translation"], d["paragraphs"])
-    return "/translate", body | {"texts": list(texts)}, lambda d: [
-        TranslationResult(t["translation"], t["paragraphs"]) for t in d["translations"]
-    ]
+        return "/translate", body | {"text": texts}, TranslationResult.from_json
+    return "/translate", body | {"texts": list(texts)}, lambda d: [TranslationResult.from_json(t) for t in d["translations"]]
+
+
+def _check_request(source, translation=None, summary_hi=None, summary_en=None, glossary=None, glossary_entries=None):
+    summary = {k: v for k, v in (("hi", summary_hi), ("en", summary_en)) if v is not None}
+    body = {"source": source} | ({"translation": translation} if translation is not None else {})
+    body |= ({"summary": summary} if summary else {}) | _glossary(glossary, glossary_entries)
+    return "/check", body, lambda d: Reviewed(d["checks"], d["review"])
 
 
 class _Base:
@@ -186,13 +226,20 @@ class Client(_Base):
         Options: article_id (single text), source_lang (e.g. "bn"; default: detected), translate, summary_languages
         (default ["source", "en"]: the article's language and English), long_article, translation_num_beams,
         summary_num_beams, cache (False: the service's translation memory neither reads nor keeps the text), priority
-        ("bulk": batched behind live work)."""
+        ("bulk": batched behind live work), glossary / glossary_entries, on_unsupported ("drop"). Each result has
+        ``checks`` and ``review``."""
         return self._call(*_summarize_request(articles if isinstance(articles, str) else list(articles), **options))
 
     def translate(self, texts: str | Iterable[str], source_lang: str = "hin_Deva", num_beams: int | None = None,
-                  cache: bool = True):  # fmt: skip
-        """One text → a TranslationResult; a list → a list, in order."""
-        return self._call(*_translate_request(texts, source_lang, num_beams, cache))
+                  cache: bool = True, glossary: str | None = None, glossary_entries=None):  # fmt: skip
+        """One text → a TranslationResult; a list → a list, in order. ``glossary``: one of this key's glossaries by
+        name; ``glossary_entries``: {source: target} sent with the request instead."""
+        return self._call(*_translate_request(texts, source_lang, num_beams, cache, glossary, glossary_entries))
+
+    def check(self, source: str, translation: str | None = None, summary_hi: str | None = None,
+              summary_en: str | None = None, glossary: str | None = None, glossary_entries=None) -> Reviewed:  # fmt: skip
+        """The service's checks over an article's translation and/or summaries (an editor's own text)."""
+        return self._call(*_check_request(source, translation, summary_hi, summary_en, glossary, glossary_entries))
 
     def close(self) -> None:
         self._http.close()
@@ -227,8 +274,13 @@ class AsyncClient(_Base):
         return await self._call(*_summarize_request(articles if isinstance(articles, str) else list(articles), **options))
 
     async def translate(self, texts: str | Iterable[str], source_lang: str = "hin_Deva", num_beams: int | None = None,
-                        cache: bool = True):  # fmt: skip
-        return await self._call(*_translate_request(texts, source_lang, num_beams, cache))
+                        cache: bool = True, glossary: str | None = None, glossary_entries=None):  # fmt: skip
+        return await self._call(*_translate_request(texts, source_lang, num_beams, cache, glossary, glossary_entries))
+
+    async def check(self, source: str, translation: str | None = None, summary_hi: str | None = None,
+                    summary_en: str | None = None, glossary: str | None = None, glossary_entries=None) -> Reviewed:  # fmt: skip
+        return await self._call(*_check_request(source, translation, summary_hi, summary_en, glossary,
+                                                glossary_entries))  # fmt: skip
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -203,6 +203,30 @@ class Settings(BaseSettings):
         10, gt=0, description="while the memory fails, how often one request checks it again (and reopens it)"
     )
 
+    # --- glossaries and checks -----------------------------------------------------------------------------------
+    glossaries_db: Path | None = Field(
+        None, description="the SQLite file of the keys' glossaries; default: "
+        "<models_dir>/glossaries/glossaries.sqlite3 (with CACHE_URL set they live in that Redis, shared by replicas)",
+    )
+    glossaries_timeout_s: float = Field(
+        2.0, gt=0, description="how long a glossary read or write waits for its store (503 glossaries_unavailable)"
+    )
+    max_glossary_entries: int = Field(1000, ge=1, description="entries of one stored glossary (413 above)")
+    max_glossary_bytes: int = Field(256_000, ge=1, description="body of a PUT /glossaries/{name} (413 above)")
+    max_glossary_term_chars: int = Field(200, ge=1, description="characters of one entry's source or target (413)")
+    max_glossaries_per_key: int = Field(100, ge=1, description="glossaries one API key may keep (409 above)")
+    max_inline_glossary_entries: int = Field(
+        100, ge=1, description="entries of a request's options.glossary_entries (413 above)"
+    )
+    max_findings: int = Field(
+        50, ge=1, description="findings listed per result (meta.checks, /check); the rest are counted in one 'more' "
+        "finding",
+    )
+    max_check_chars: int = Field(
+        40_000, ge=1, description="characters of a translation or summary sent to POST /check (413 above; its source "
+        "is bounded by MAX_ARTICLE_CHARS)",
+    )
+
     # --- jobs and webhooks -------------------------------------------------------------------------------------------
     jobs_db: Path | None = Field(None, description="the SQLite file of accepted jobs; default: <models_dir>/jobs/jobs.sqlite3")
     job_concurrency: int = Field(4, ge=0, description="jobs run at once (0: accept jobs, run none: an intake replica)")
@@ -253,6 +277,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(30.0, ge=0, description="on SIGTERM, how long in-flight requests may finish")
     log_format: Literal["json", "text"] = Field("json", description="json = one JSON object per log line")
     log_article_text: bool = Field(False, description="debug only: log request texts")
+
+    def glossaries_path(self) -> Path:
+        return self.glossaries_db or Path(self.models_dir) / "glossaries" / "glossaries.sqlite3"
 
     def quotas_path(self) -> Path:
         return self.quotas_db or Path(self.models_dir) / "quotas" / "quotas.sqlite3"

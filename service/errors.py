@@ -99,5 +99,31 @@ class JobsUnavailable(ServiceError):
         self.retry_after_s = retry_after_s
 
 
+class GlossaryNotFound(ServiceError):
+    code = "glossary_not_found"
+
+
+class GlossaryTooLarge(ServiceError):
+    """A glossary over one of its bounds (entries, bytes, characters of a term)."""
+
+    code = "glossary_too_large"
+
+
+class TooManyGlossaries(ServiceError):
+    """The key keeps as many glossaries as it may; one must be deleted first."""
+
+    code = "too_many_glossaries"
+
+
+class GlossariesUnavailable(ServiceError):
+    """The glossary store did not answer in time, or failed (a locked or broken file, Redis down)."""
+
+    code = "glossaries_unavailable"
+
+    def __init__(self, message: str, retry_after_s: int = 5):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class ModelFilesMissing(ServiceError):
     code = "model_files_missing"

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from . import review
 from .errors import ArticleTooLong, InvalidText, UnsupportedLanguage
 from .text.checks import clean_article
 from .text.html_doc import HtmlDocument, HtmlLimits
@@ -18,6 +19,7 @@ from .workers import Deadline, TextWorkers, all_or_none
 
 if TYPE_CHECKING:  # the API imports this module and must not pull in torch
     from .engine.scheduler import BatchScheduler
+    from .glossaries import AppliedGlossary
     from .memory import Memory
     from .summarization.summarizer import Summarizer
     from .translation.translator import Translator
@@ -42,6 +44,8 @@ class JobOptions:
     format: str = "text"  # "html": the text is a post body; its translation keeps the markup (text.html_doc)
     html_attributes: bool = False  # HTML mode: translate alt and title attributes too
     cache_scope: str = LOCAL_SCOPE  # whose translation memory: "key:<name>" or "open" (HTTP callers, api.routes)
+    glossary: "AppliedGlossary | None" = None  # its terms are enforced in the translation and the English summary
+    on_unsupported: str = "flag"  # "drop": summary sentences with a figure or name the article lacks are removed
     # Per article, in order, the FLORES-200 code of the language its caller named; None (or none at all): detected.
     source_langs: tuple[str | None, ...] = ()
 
@@ -123,6 +127,7 @@ class ArticleResult:
     truncated: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
     cache: CacheTally = field(default_factory=CacheTally)
+    review: "review.Report" = field(default_factory=lambda: review.Report())  # the checks' findings and verdict
 
 
 def sentence_count(layout: ArticleLayout, document: "HtmlDocument | None") -> int:
@@ -248,20 +253,29 @@ class Pipeline:
         tally: CacheTally | None = None,
         lane: str = "interactive",
         scope: str = LOCAL_SCOPE,
+        *,
+        glossary: "AppliedGlossary | None" = None,
+        lost: list | None = None,
     ) -> list[str]:
         """Sentences → English, in order. With the translation memory, only the pieces it does not hold go to the
-        engine; the model's outputs are kept before placeholders are restored, so a hit takes this request's."""
+        engine; the model's outputs are kept before placeholders are restored, so a hit takes this request's. With a
+        ``glossary`` its terms go to the model as placeholders and come back as its targets; a term the model
+        dropped is added to ``lost`` (``LostTerm``)."""
         if not sentences:
             return []
         workers = self.text_workers
         beams = num_beams or self.translator.num_beams
         memory = self.memory if use_memory else None
 
+        def key(piece) -> bytes:  # a piece with glossary terms: the glossary's version too
+            version = [glossary.version] if piece.terms else []
+            return memory.key("translation", scope, src_lang, "eng_Latn", beams, piece.input_ids, *version)
+
         def prepare():
-            pieces = self.translator.prepare(sentences, src_lang, deadline)
+            pieces = self.translator.prepare(sentences, src_lang, deadline, glossary and glossary.matcher)
             if memory is None:
                 return pieces, [], [None] * len(pieces)
-            keys = [memory.key("translation", scope, src_lang, "eng_Latn", beams, p.input_ids) for p in pieces]
+            keys = [key(p) for p in pieces]
             return pieces, keys, memory.lookup("translation", keys)
 
         pieces, keys, decoded = await workers.run(deadline, prepare)
@@ -279,7 +293,7 @@ class Pipeline:
         def finish():
             if memory is not None:
                 memory.remember({keys[i]: decoded[i] for i in todo})
-            return self.translator.finish(pieces, decoded, len(sentences), deadline)
+            return self.translator.finish(pieces, decoded, len(sentences), deadline, lost)
 
         return await workers.run(deadline, finish)
 
@@ -291,11 +305,12 @@ class Pipeline:
         deadline: Deadline | None = None,
         use_memory: bool = True,
         scope: str = LOCAL_SCOPE,
+        **glossing,
     ):
-        """A whole text, paragraph-preserving: returns (English text, English paragraphs)."""
-        return layout.join(
-            await self.translate_sentences(layout.sentences, src_lang, num_beams, deadline, use_memory, scope=scope)
-        )
+        """A whole text, paragraph-preserving: returns (English text, English paragraphs). ``glossing``:
+        ``translate_sentences``' glossary and lost."""
+        return layout.join(await self.translate_sentences(layout.sentences, src_lang, num_beams, deadline, use_memory,
+                                                          scope=scope, **glossing))  # fmt: skip
 
     async def translate_document(
         self,
@@ -307,12 +322,13 @@ class Pipeline:
         tally: CacheTally | None = None,
         lane: str = "interactive",
         scope: str = LOCAL_SCOPE,
+        **glossing,
     ) -> tuple[str, list[str], str]:
         """HTML mode: every text node's sentences translated (pooled with all other work), written back into the
         document: (English text, English paragraphs, sanitized HTML), the first two as ``translate_layout``'s."""
         sentences = document.sentences
         english = await self.translate_sentences(
-            sentences, src_lang, num_beams, deadline, use_memory, tally, lane, scope
+            sentences, src_lang, num_beams, deadline, use_memory, tally, lane, scope, **glossing
         )
         html, paragraphs = await self.text_workers.run(deadline, document.fill, english)
         return "\n".join(paragraphs), paragraphs, html
@@ -365,6 +381,8 @@ class Pipeline:
         result = ArticleResult(article_id, language, dict.fromkeys(plan.keys), plan.reasons)
         result.timings_ms["split"] = split_ms
 
+        lost, lost_in_summary, native_findings = [], [], None  # glossary terms the model dropped; drop's findings
+
         async def translation() -> str:
             """The English article (kept in the answer when its translation was asked for)."""
             t0 = time.perf_counter()
@@ -372,12 +390,12 @@ class Pipeline:
             if document is not None:
                 english, paragraphs, html = await self.translate_document(
                     document, lang, options.translation_num_beams, deadline, options.cache, result.cache,
-                    options.priority, options.cache_scope,
+                    options.priority, options.cache_scope, glossary=options.glossary, lost=lost,
                 )
             else:
                 sentences = await self.translate_sentences(
                     layout.sentences, lang, options.translation_num_beams, deadline, options.cache,
-                    result.cache, options.priority, options.cache_scope,
+                    result.cache, options.priority, options.cache_scope, glossary=options.glossary, lost=lost,
                 )
                 english, paragraphs = layout.join(sentences)
             if options.translate:
@@ -388,6 +406,7 @@ class Pipeline:
         async def summaries(english_article: Awaitable[str] | None):
             """mT5 over the article (or, with ``english_article``, over its English translation); then the summary
             in English, translated by IndicTrans2 where mT5 wrote it in the article's language."""
+            nonlocal native_findings
             t0 = time.perf_counter()
             source, source_lang = (await english_article, TARGET_LANG) if english_article else (text, lang)
             summary, prepared, result.cache.summary_reused = await self.summarize_text(
@@ -398,12 +417,18 @@ class Pipeline:
             if english_article:
                 result.summaries[ENGLISH] = summary
             else:
+                native_key = LANGUAGES[lang].iso
+                if options.on_unsupported == "drop":  # before it is translated: the English summary follows
+                    summary, native_findings = await self.text_workers.run(
+                        deadline, review.drop_from_native, text, summary, native_key, lang
+                    )
                 if plan.native:
-                    result.summaries[LANGUAGES[lang].iso] = summary
+                    result.summaries[native_key] = summary
                 if plan.english:
                     english = await self.translate_sentences(
                         split_sentences(summary, lang), lang, options.translation_num_beams, deadline, options.cache,
-                        lane=options.priority, scope=options.cache_scope,
+                        lane=options.priority, scope=options.cache_scope, glossary=options.glossary,
+                        lost=lost_in_summary,
                     )
                     result.summaries[ENGLISH] = " ".join(english)
             result.timings_ms["summarize"] = _ms_since(t0)
@@ -421,6 +446,17 @@ class Pipeline:
         if plan.summarizes:
             jobs.append(summaries(english_article if plan.from_translation else None))
         await all_or_none(jobs)
+
+        def check():
+            checked = {key: value for key, value in result.summaries.items() if key in (ENGLISH, LANGUAGES[lang].iso)}
+            result.review, english_summary = review.review_article(
+                text, result.translation_en, result.paragraphs_en, checked, options.glossary, lost, lost_in_summary,
+                options.on_unsupported == "drop", native_findings if plan.native else None, lang,
+            )
+            if ENGLISH in result.summaries:
+                result.summaries[ENGLISH] = english_summary
+
+        await self.text_workers.run(deadline, check)
         result.timings_ms.setdefault("translate", 0.0)
         result.timings_ms.setdefault("summarize", 0.0)
         result.timings_ms["total"] = round(split_ms + _ms_since(started), 1)

@@ -375,3 +375,18 @@ def test_every_check_is_linear(family):
     # 20 000 characters is the article limit; the bound is generous for a busy 2-core machine.
     for name, function in CHECKS.items():
         assert_linear(name, function, family, 20_000, 8.0, make=CHECK_FAMILIES[family])
+
+
+def test_other_editions_are_checked_under_their_own_summary_key():
+    """A Bengali article: its figures checked as anywhere, the Bengali summary's findings under summary.bn; the name
+    check (Hindi's romanizer) leaves the translation alone and looks up the summary's names in the translation."""
+    source = "কলকাতায় আজ ৫ জন আহত হয়েছেন। মুখ্যমন্ত্রী হাসপাতালে যান।"
+    translation = "Five people were injured in Kolkata today. The Chief Minister went to the hospital."
+    report = run_checks(source, translation=translation,
+                        summary={"bn": "কলকাতায় ৭ জন আহত।", "en": "Seven injured in Kolkata, says Mamata."},
+                        lang="ben_Beng")  # fmt: skip
+    found = {(f.check, f.where, f.text) for f in report.findings}
+    assert found == {("number", "summary.bn", "৭"), ("number", "summary.en", "Seven"), ("name", "summary.en", "Mamata")}
+    correct = run_checks(source, translation=translation, summary={"bn": "কলকাতায় ৫ জন আহত।", "en": "Five injured in Kolkata."},
+                         lang="ben_Beng")  # fmt: skip
+    assert correct.review == "ok", correct.findings

@@ -41,6 +41,17 @@ def test_async_client(live_server):
     assert summary.translation_en == translation.translation
 
 
+def test_results_carry_the_checks_and_the_review(live_server):
+    with Client(live_server) as client:
+        result = client.summarize(BRIEF, glossary_entries={"भाजपा": "BJP"}, on_unsupported="drop")
+        assert result.review in ("ok", "needs_review") and result.needs_review == bool(result.checks)
+        assert result.checks == result.meta["checks"]
+        (translated,) = client.translate([BRIEF])
+        assert translated.review in ("ok", "needs_review") and isinstance(translated.checks, list)
+        checked = client.check("भाजपा के पांच विधायक आए।", translation="Six BJP MLAs came.", summary_en="Five came.")
+        assert checked.needs_review and [(f["check"], f["text"]) for f in checked.checks] == [("number", "Six")]
+
+
 def test_422_is_raised_with_the_service_code(live_server):
     with Client(live_server) as client, pytest.raises(InvalidRequest) as raised:
         client.summarize("only English")

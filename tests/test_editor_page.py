@@ -142,3 +142,49 @@ def test_the_page_shows_the_language_and_takes_the_editors_choice(browser, live_
     page.wait_for_selector("#language:has-text('Kannada, detected')", timeout=120_000)
     assert "does not summarize" in page.text_content("#summary-hi-text")
     assert page.text_content("#summary-en-text").strip() not in ("", "—")
+
+
+def test_flagged_spans_are_marked_with_their_reason_and_the_review_shown(browser, live_server):
+    """The page's side of the checks: a result with findings (a canned answer, so that each kind of place is there)
+    is shown with each flagged span marked, its reason in the title, and the verdict with every finding listed."""
+    source = "भाजपा के पांच विधायक दिल्ली पहुंचे।\nकल बैठक होगी।"
+    finding = {"severity": "error", "detail": "not in the article"}
+    result = {
+        "id": "1",
+        "summary": {"hi": "भाजपा के 99 विधायक पहुंचे।", "en": "99 BJP MLAs arrived."},
+        "translation": {"en": "Five BJP MLAs reached Delhi.\nA meeting tomorrow in Paris.",
+                        "paragraphs": ["Five BJP MLAs reached Delhi.", "A meeting tomorrow in Paris."]},
+        "meta": {"source_lang": "hin_Deva", "models": {}, "device": "cpu", "backend": "torch", "input_tokens": 9,
+                 "truncated": False,
+                 "timings_ms": {"split": 1, "translate": 1, "summarize": 1, "total": 3},
+                 "cache": {"sentences": 2, "hits": 0, "summary_reused": False},
+                 "review": "needs_review", "checks": [
+                     finding | {"check": "number", "where": "summary.hi", "span": [9, 11], "text": "99"},
+                     finding | {"check": "number", "where": "summary.en", "span": [0, 2], "text": "99"},
+                     finding | {"check": "name", "where": "translation", "span": [51, 56], "text": "Paris"},
+                     finding | {"check": "glossary", "where": "translation.paragraphs[0]", "span": [5, 8],
+                                "text": "BJP", "severity": "warning"},
+                     finding | {"check": "number", "where": "summary.hi", "span": [26, 26], "text": "7",
+                                "detail": "removed the sentence: «कल 7 बजे।»"},
+                 ]},
+    }  # fmt: skip
+    page = browser.new_page()
+    page.goto(live_server + "/")
+    page.wait_for_selector("#source-lang option[value='hin_Deva']", state="attached")
+    page.fill("#article", source)
+    page.check("#drop-unsupported")
+    page.fill("#glossary", "desk")
+    page.route("**/summarize", lambda route: route.fulfill(status=200, json=result))
+    with page.expect_request("**/summarize") as posted:
+        page.click("#submit")
+    options = json.loads(posted.value.post_data)["options"]
+    assert options["on_unsupported"] == "drop" and options["glossary"] == "desk"
+    page.wait_for_selector("#result:not([hidden])")
+    assert "needs review (5 findings)" in page.text_content("#review-verdict")
+    assert len(page.locator("#findings li").all()) == 5
+    assert "removed the sentence" in page.text_content("#findings")
+    marks = {(m.text_content(), m.get_attribute("title").split(":")[0]) for m in page.locator("mark.flag[title]").all()}
+    assert marks == {("99", "figure"), ("Paris", "name"), ("BJP", "glossary term")}, marks  # 99 twice: hi and en
+    assert page.locator("#summary-hi-text mark").text_content() == "99"
+    assert page.locator("#paragraphs td.english").nth(1).locator("mark").text_content() == "Paris"
+    assert page.text_content("#summary-hi-text") == result["summary"]["hi"]  # the text itself is unchanged

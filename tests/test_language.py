@@ -60,6 +60,21 @@ def test_words_shared_with_a_library_language_never_overrule_the_library(text):
     assert detect_language(text, SAMPLE_CHARS).lang == "hin_Deva"
 
 
+# Headlines: a few words, where the library is unsure; function words of its own languages decide then.
+HEADLINES = {
+    "hin_Deva": ["भाजपा के 5 विधायक दिल्ली पहुंचे।", "राहुल गांधी का केंद्र पर हमला", "यूपी में शीतलहर का अलर्ट",
+                 "किसानों का आंदोलन जारी", "चुनाव आयोग ने तारीखों का ऐलान किया"],
+    "mar_Deva": ["मुंबईत मुसळधार पाऊस", "राज्य सरकारने नवी योजना जाहीर केली"],
+    "npi_Deva": ["सरकारले नयाँ बजेट ल्यायो", "नेपालले खेल जित्यो"],
+}
+
+
+@pytest.mark.parametrize("code, text", [(code, t) for code, texts in HEADLINES.items() for t in texts])
+def test_headlines_are_read_in_their_language(code, text):
+    detected = detect_language(text, SAMPLE_CHARS)
+    assert detected.lang == code and detected.confidence < 1, detected
+
+
 def test_kashmiris_confidence_is_not_lowered_by_the_letters_it_shares_with_urdu():
     for text in PASSAGES["kas_Arab"]:
         detected = detect_language(text, SAMPLE_CHARS)

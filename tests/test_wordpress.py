@@ -105,19 +105,19 @@ def test_the_panel_button_runs_a_job_and_shows_it(wordpress):
     assert KEY not in admin.get("/wp-admin/options-general.php?page=hns").text
 
 
+def webhook(url: str, data: dict, secret: str = SECRET, stamp: int | None = None) -> httpx.Response:
+    """A result delivered to the plugin's webhook as the service signs it."""
+    body, stamp = json.dumps(data).encode(), int(time.time()) if stamp is None else stamp
+    signature = "sha256=" + hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return httpx.post(url + "/index.php?rest_route=/hns/v1/result", content=body, headers={
+        "Content-Type": "application/json", "X-Signature": signature, "X-Signature-Timestamp": str(stamp)})  # fmt: skip
+
+
 def test_a_forged_or_stale_signature_is_refused(wordpress):
     url, post_id = wordpress
-    job = meta(post_id, "_hns_job")
-    body = json.dumps({"job_id": job, "status": "done", "result": {"summary": {"hi": "जाली"}}}).encode()
-    route = url + "/index.php?rest_route=/hns/v1/result"
-
-    def post(secret: str, stamp: int) -> httpx.Response:
-        signature = "sha256=" + hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-        return httpx.post(route, content=body, headers={"Content-Type": "application/json", "X-Signature": signature,
-                                                         "X-Signature-Timestamp": str(stamp)})  # fmt: skip
-
-    assert post("not-the-secret", int(time.time())).status_code == 401
-    assert post(SECRET, int(time.time()) - 3600).status_code == 401  # a replay an hour later
+    data = {"job_id": meta(post_id, "_hns_job"), "status": "done", "result": {"summary": {"hi": "जाली"}}}
+    assert webhook(url, data, secret="not-the-secret").status_code == 401
+    assert webhook(url, data, stamp=int(time.time()) - 3600).status_code == 401  # a replay an hour later
     assert meta(post_id, "summary_hi") != "जाली"
 
 
@@ -169,3 +169,41 @@ def test_the_post_language_is_the_sites_the_posts_or_detected(wordpress):
         assert 'id="hns-lang"' in page and "Hindi summary" in page and 'value="detect" selected=' in page
     finally:
         wp_php(set_locale, HNS_LOCALE="")
+
+
+def test_a_result_that_needs_review_is_shown_and_held_until_accepted(wordpress):
+    url, post_id = wordpress
+    hold = "$s = get_option('hns_settings'); $s['hold'] = (int) getenv('HNS_HOLD'); update_option('hns_settings', $s);"
+    job = meta(post_id, "_hns_job")
+    finding = {"check": "number", "severity": "error", "where": "summary.en", "span": [0, 2], "text": "99",
+               "detail": "99 is not in the article <script>x</script>"}  # fmt: skip
+
+    def result(summary_en: str, review: str) -> dict:
+        return {"job_id": job, "status": "done", "result": {
+            "summary": {"hi": "सारांश", "en": summary_en}, "translation": {"en": "Text.", "html": "<p>Text.</p>"},
+            "meta": {"review": review, "checks": [finding] if review == "needs_review" else []}}}  # fmt: skip
+
+    wp_php(hold, HNS_HOLD="1")
+    try:
+        assert webhook(url, result("Accepted before.", "ok")).status_code == 200
+        assert meta(post_id, "_hns_state") == "done" and meta(post_id, "summary_en") == "Accepted before."
+        assert webhook(url, result("99 BJP MLAs came.", "needs_review")).status_code == 200
+        assert meta(post_id, "_hns_state") == "held" and meta(post_id, "summary_en") == "Accepted before."  # held
+        admin = login(url, "editor-admin", "admin-pass-e2e")
+        nonce = nonce_on(admin, post_id)
+        status = ajax(admin, "hns_status", post_id, nonce).json()["data"]
+        assert status["held"] and status["review"] == "needs_review" and status["summary_en"] == "99 BJP MLAs came."
+        assert status["checks"][0]["text"] == "99" and "<script>" not in status["checks"][0]["detail"]
+        assert status["review_words"].startswith("Needs review: 1 finding")
+        page = admin.get(f"/wp-admin/post.php?post={post_id}&action=edit").text
+        assert "Needs review: 1 finding (held until accepted)." in page and "99 is not in the article" in page
+        accepted = ajax(admin, "hns_accept", post_id, nonce).json()
+        assert accepted["success"] and accepted["data"]["state"] == "done" and not accepted["data"]["held"]
+        assert meta(post_id, "summary_en") == "99 BJP MLAs came."
+        assert ajax(admin, "hns_accept", post_id, nonce).status_code == 409  # nothing held any more
+        wp_php(hold, HNS_HOLD="0")  # without holding: stored at once, the findings still shown
+        assert webhook(url, result("Stored at once.", "needs_review")).status_code == 200
+        assert meta(post_id, "_hns_state") == "done" and meta(post_id, "summary_en") == "Stored at once."
+        assert ajax(admin, "hns_status", post_id, nonce).json()["data"]["review"] == "needs_review"
+    finally:
+        wp_php(hold, HNS_HOLD="0")

@@ -2,6 +2,7 @@
 until both models are loaded and a warm-up generation has run."""
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,10 +13,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 
+from .. import review
 from ..config import Settings
 from . import errors
+from ..glossaries import open_glossaries
 from ..jobs import JobStore
 from .access import DOCS_ASSETS, AccessGuard, DailyQuotas
+from .editorial import router as editorial_router
 from .jobs import JobRunner
 from .jobs import router as jobs_router
 from .metrics import Metrics, ObserveRequests
@@ -56,6 +60,10 @@ def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_
                 metrics.watch_runtime(state.runtime)
                 if settings.warmup:
                     await _warm_up(state.runtime)
+                await asyncio.to_thread(review.load_word_lists)
+                # What is loaded now lives as long as the process: full collections skip it. Each one walked it all
+                # while holding the GIL (100+ ms stalls of the event loop under load, with the checks' word lists).
+                gc.freeze()
                 state.jobs.start(state.runtime)
                 state.ready = True
                 metrics.ready.set(1)
@@ -71,7 +79,7 @@ def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_
         # be opened (a corrupt file, a full disk) never stops the start: /jobs answers 503 and /readyz says why.
         jobs_db = settings.jobs_db or Path(settings.models_dir) / "jobs" / "jobs.sqlite3"
         store = await asyncio.to_thread(JobStore, jobs_db, settings.jobs_lock_timeout_s)
-        state.jobs = JobRunner(store, settings, metrics)
+        state.jobs = JobRunner(store, settings, metrics, state.glossaries)
         metrics.watch_jobs(store)
         state.loader = asyncio.create_task(load())
         if wait_for_models:
@@ -82,8 +90,10 @@ def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_
         if not state.loader.done():
             await asyncio.wait({state.loader}, timeout=60)
         await state.jobs.stop()
+        gc.unfreeze()  # the app's objects may be collected again (a process that makes many apps: the tests)
         await asyncio.to_thread(store.close)
         state.quotas.close()
+        state.glossaries.close()
         if state.runtime is not None:  # a batch still running is not waited for long: its requests were answered
             await asyncio.to_thread(state.runtime.close, ENGINE_STOP_S)
 
@@ -100,6 +110,7 @@ def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_
     state.settings, state.metrics, state.runtime, state.load_error = settings, metrics, None, None
     state.ready, state.shutting_down, state.in_flight, state.on_load_failure = False, False, 0, None
     state.quotas = DailyQuotas(settings.quotas_path())
+    state.glossaries = open_glossaries(settings)  # opened at its first use: a broken store fails only its calls
     state.request_tasks = set()  # the work of each request in flight, cut off when the shutdown grace is over
 
     def cut_off():
@@ -109,6 +120,7 @@ def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_
     state.cut_off = cut_off
     app.include_router(router)
     app.include_router(jobs_router)
+    app.include_router(editorial_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount(DOCS_ASSETS, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs-assets")
 
@@ -129,7 +141,7 @@ def create_app(settings: Settings | None = None, runtime_factory=None, wait_for_
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import replace
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -14,14 +15,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
-from ..errors import CallbackRefused, JobNotFound, JobsUnavailable, Overloaded, ServiceError
+from ..errors import CallbackRefused, GlossariesUnavailable, JobNotFound, JobsUnavailable, Overloaded, ServiceError
 from ..jobs import Bounds, Job, JobStore
 from ..webhooks import check_callback, deliver, parse_callback, resolve_callback
 from ..workers import Deadline
 from . import schemas
 from .access import caller_id
 from .errors import STATUS
-from .routes import ERRORS, charge, summarize_out, summarize_work
+from .routes import ERRORS, _key_name, charge, glossary_of, summarize_out, summarize_work
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -86,6 +87,7 @@ async def submit_job(body: JobRequest, request: Request):
     settings, runner = state.settings, state.jobs
     # The same checks as /summarize, now rather than when the job runs (while the models load, when it runs).
     articles, options = summarize_work(body, settings)
+    await glossary_of(state, body.options, _key_name(request))  # 404 now for a glossary the key does not have
     charge(request, [text for _, text in articles])
     if state.ready:
         pipeline = state.runtime.pipeline
@@ -129,8 +131,9 @@ class JobRunner:
     job, one webhook or the store does ends a worker or the loop: a failed store write is tried again until it
     lands, so every job ends finished, or queued again."""
 
-    def __init__(self, store: JobStore, settings, metrics):
+    def __init__(self, store: JobStore, settings, metrics, glossaries=None):
         self.store, self.settings, self.metrics = store, settings, metrics
+        self.glossaries = glossaries  # the keys' glossaries: a job's is looked up when it runs
         self.runtime = None
         self._key_names = {caller_id(k.key): k.name for k in settings.accepted_keys()}  # a job's owner → its key
         self._work = asyncio.Event()
@@ -234,7 +237,9 @@ class JobRunner:
         result = error = None
         try:
             body = schemas.SummarizeRequest.model_validate(job.request)
-            articles, options = summarize_work(body, self.settings, job.priority, self._key_names.get(job.owner))
+            key_name = self._key_names.get(job.owner)
+            articles, options = summarize_work(body, self.settings, job.priority, key_name)
+            options = replace(options, glossary=await glossary_of(self, body.options, key_name))
             deadline = Deadline(self.settings.job_timeout_s)
             task = asyncio.create_task(self.runtime.pipeline.process(articles, options, deadline))
             self._running[job.id] = task
@@ -249,7 +254,7 @@ class JobRunner:
             if self._stopping:
                 raise
             return  # cancelled by DELETE: the store says so already
-        except Overloaded as exc:  # the engines are full of other work: the job waits its turn again
+        except (Overloaded, GlossariesUnavailable) as exc:  # engines full, or its glossary's store out: it waits again
             await self._until_stored(self.store.requeue, job.id)
             await asyncio.sleep(exc.retry_after_s)
             return

@@ -7,6 +7,8 @@ import re
 import time
 import uuid
 
+from ..glossaries import TABLE_TYPES
+
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # The editor's page loads only its own script and style, talks only to this service, and is never framed.
@@ -50,14 +52,31 @@ class RequestSlots:
             self.in_progress -= 1
 
 
+BODY_METHODS = frozenset({"POST", "PUT"})
+TABLE_PATHS = ("/glossaries/",)  # where a body may also be a CSV or TSV table (a glossary, as DeepL and Google take)
+
+
+def _media(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
+    media = _media(content_type)
     return media == "application/json" or media.endswith("+json")
+
+
+def _unaccepted_type(path: str, content_type: str) -> str | None:
+    """What to send instead, when a body of this type is not taken at ``path``."""
+    if _is_json(content_type):
+        return None
+    if path.startswith(TABLE_PATHS):
+        return None if _media(content_type) in TABLE_TYPES else "application/json, text/csv or text/tab-separated-values"
+    return "application/json"
 
 
 class RequestGuard:
     """Pure ASGI middleware: gives every request an id (``X-Request-ID`` accepted when sane, echoed always), and reads
-    a POST body itself, before any parsing: 415 unless it is JSON, 413 over ``max_body_bytes`` (declared or counted,
+    a POST or PUT body itself, before any parsing: 415 unless it is JSON (or a table where a glossary is put), 413 over ``max_body_bytes`` (declared or counted,
     chunked bodies too), 408 when it does not arrive within ``body_timeout_s``. A refused body is read to its end and
     discarded (up to ``max_discard_bytes`` and the same timeout) so that the client can read the answer: closing a
     connection with unread data resets it, and the client sees ECONNRESET instead of the 413."""
@@ -85,13 +104,13 @@ class RequestGuard:
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
-        if scope["method"] != "POST":
+        if scope["method"] not in BODY_METHODS:
             return await self.app(scope, receive, send_with_id)
         deadline = time.monotonic() + self.body_timeout_s
         problem = None
         declared = headers.get("content-length", "")
-        if not _is_json(headers.get("content-type", "")):
-            problem = (415, "unsupported_media_type", "send the body as application/json (UTF-8)")
+        if (wanted := _unaccepted_type(scope["path"], headers.get("content-type", ""))) is not None:
+            problem = (415, "unsupported_media_type", f"send the body as {wanted} (UTF-8)")
         elif declared.isdigit() and int(declared) > self.max_body_bytes:
             problem = (413, "request_too_large", f"the body is over the limit of {self.max_body_bytes} bytes")
         body = b""

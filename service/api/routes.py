@@ -3,7 +3,7 @@
 import asyncio
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -14,6 +14,7 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from .. import review
 from ..config import backend_of
 from ..errors import (
     ArticleTooLong,
@@ -24,6 +25,7 @@ from ..errors import (
     ShuttingDown,
     UnsupportedLanguage,
 )
+from ..glossaries import AppliedGlossary, Limits, resolve
 from ..pipeline import ENGLISH, SOURCE, ArticleResult, JobOptions, sentence_count
 from ..text.indic_processing import check_language_pair
 from ..text.language import LANGUAGES, normalize_language_code
@@ -77,6 +79,17 @@ def memory_scope(key_name: str | None) -> str:
 
 def _key_name(request: Request) -> str | None:
     return request.scope.get("state", {}).get("key_name")
+
+
+async def glossary_of(state, asked: schemas.WithGlossary, key_name: str | None) -> AppliedGlossary | None:
+    """The glossary a request asks for (one of its key's by name, or entries sent with it), checked and indexed off
+    the event loop: 404 ``glossary_not_found``, 413 ``glossary_too_large``, 422 ``invalid_glossary``. ``state``: the
+    app's (or the job runner: its ``settings`` and ``glossaries``)."""
+    if asked.glossary is None and asked.glossary_entries is None:
+        return None
+    entries = None if asked.glossary_entries is None else [(e.source, e.target) for e in asked.glossary_entries]
+    return await asyncio.to_thread(resolve, state.glossaries, Limits.of(state.settings), memory_scope(key_name),
+                                   asked.glossary, entries)  # fmt: skip
 
 
 def _runtime(request: Request):
@@ -158,6 +171,7 @@ def article_out(result: ArticleResult, runtime) -> schemas.ArticleOut:
             truncated=result.truncated,
             timings_ms=schemas.Timings(**result.timings_ms),
             cache=schemas.CacheUse(**asdict(result.cache)),
+            **review.as_meta(result.review, runtime.settings.max_findings),
         ),
     )
 
@@ -172,6 +186,7 @@ async def summarize(body: schemas.SummarizeRequest, request: Request):
     settings = request.app.state.settings
     runtime = _runtime(request)
     articles, options = summarize_work(body, settings, key_name=_key_name(request))
+    options = replace(options, glossary=await glossary_of(request.app.state, body.options, _key_name(request)))
     charge(request, [text for _, text in articles])
     if settings.log_article_text:
         log.info("articles", extra={"request_id": request.state.request_id, "articles": articles})
@@ -203,6 +218,7 @@ def summarize_work(body: schemas.SummarizeRequest, settings, priority: str | Non
         html_attributes=o.html_attributes,
         cache_scope=memory_scope(key_name),
         source_langs=named_languages(body, max_chars),
+        on_unsupported=o.on_unsupported,
     )
     return articles, options
 
@@ -253,19 +269,24 @@ async def translate(body: schemas.TranslateRequest, request: Request):
     texts = body.texts if body.texts is not None else [body.text]
     if len(texts) > settings.max_texts_per_request:
         raise ArticleTooLong(f"{len(texts)} texts in one request; the limit is {settings.max_texts_per_request}")
+    glossary = await glossary_of(request.app.state, body, _key_name(request))
     charge(request, texts)
     pipeline = runtime.pipeline
     scope = memory_scope(_key_name(request))
     options = JobOptions(summary_languages=(), format=body.format, html_attributes=body.html_attributes)
 
-    async def one(layout, document, deadline) -> schemas.TranslationOut:
+    async def one(source, layout, document, deadline) -> schemas.TranslationOut:
+        lost, html = [], None
         if document is None:
             text, paragraphs = await pipeline.translate_layout(layout, body.source_lang, body.num_beams, deadline,
-                                                               body.cache, scope)  # fmt: skip
-            return schemas.TranslationOut(translation=text, paragraphs=paragraphs)
-        text, paragraphs, html = await pipeline.translate_document(document, body.source_lang, body.num_beams,
-                                                                   deadline, body.cache, scope=scope)  # fmt: skip
-        return schemas.TranslationOut(translation=text, paragraphs=paragraphs, html=html)
+                                                               body.cache, scope, glossary=glossary, lost=lost)  # fmt: skip
+        else:
+            text, paragraphs, html = await pipeline.translate_document(document, body.source_lang, body.num_beams,
+                                                                       deadline, body.cache, scope=scope,
+                                                                       glossary=glossary, lost=lost)  # fmt: skip
+        report = await pipeline.text_workers.run(deadline, review.review_translation, source, text, paragraphs,
+                                                 glossary, lost, body.source_lang)  # fmt: skip
+        return schemas.TranslationOut(translation=text, paragraphs=paragraphs, html=html, meta=review.as_meta(report, settings.max_findings))
 
     async def work(deadline):
         labelled = [(str(i), t) for i, t in enumerate(texts)]
@@ -275,7 +296,7 @@ async def translate(body: schemas.TranslateRequest, request: Request):
             admit([sentence_count(c.layout, c.document) for c in cleaned])
             for c in cleaned:
                 request.app.state.metrics.observe_language(c.language)
-            return await all_or_none(one(c.layout, c.document, deadline) for c in cleaned)
+            return await all_or_none(one(c.text, c.layout, c.document, deadline) for c in cleaned)
 
     results = await _run(request, work)
     if isinstance(results, JSONResponse):

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from ..glossaries import NAME_PATTERN
+
 _SEEDS = Path(__file__).resolve().parent.parent.parent / "seeds"
 _SEED_TEXT = (_SEEDS / "seed_article_hi.txt").read_text(encoding="utf-8") if _SEEDS.is_dir() else "भाजपा ने बैठक की।"
 MAX_ID_CHARS = 200
@@ -35,7 +37,31 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SummarizeOptions(Strict):
+class GlossaryEntry(Strict):
+    source: Text = Field(description="the term as the source writes it (matched as whole words, any spelling variant)")
+    target: Text = Field(description="its English rendering, written as is into the translation")
+
+
+class WithGlossary(Strict):
+    """A glossary for the request: a stored one by name, or entries sent with it."""
+
+    glossary: str | None = Field(
+        None, pattern=NAME_PATTERN, description="the name of one of this key's glossaries (PUT /glossaries/{name}), "
+        "enforced in the translation and the English summary",
+    )
+    glossary_entries: list[GlossaryEntry] | None = Field(
+        None, max_length=MAX_LIST_ITEMS, description="a glossary sent with the request instead (at most "
+        "MAX_INLINE_GLOSSARY_ENTRIES entries)",
+    )
+
+    @model_validator(mode="after")
+    def _one_glossary(self):
+        if self.glossary is not None and self.glossary_entries is not None:
+            raise ValueError("send either 'glossary' (a stored glossary's name) or 'glossary_entries', not both")
+        return self
+
+
+class SummarizeOptions(WithGlossary):
     translate: bool = Field(True, description="translate the whole article into English")
     summary_languages: list[str] = Field(
         default_factory=lambda: ["source", "en"],
@@ -60,6 +86,10 @@ class SummarizeOptions(Strict):
     html_attributes: bool = Field(False, description="html: also translate alt and title attributes")
     priority: Literal["interactive", "bulk"] = Field(
         "interactive", description="bulk: batched behind live work (archives); jobs take a top-level priority instead"
+    )
+    on_unsupported: Literal["flag", "drop"] = Field(
+        "flag", description="flag: findings only; drop: a summary sentence with a figure or name the article lacks is "
+        "removed (its finding says so)",
     )
 
     @model_validator(mode="after")
@@ -126,6 +156,22 @@ class LanguageDetection(BaseModel):
     confidence: float = Field(description="0–1")
 
 
+class CheckFinding(BaseModel):
+    check: str = Field(description="number, name, placeholder, untranslated, repetition, glossary, artifact, empty, "
+                       "length (unchecked: the checks failed on this result; more: findings over SUMMARIZER_MAX_FINDINGS, counted)")  # fmt: skip
+    severity: Literal["error", "warning"]
+    where: str = Field(description="translation, translation.paragraphs[i], summary.<the article's ISO code> (summary.hi, …) or summary.en")
+    span: list[int] = Field(min_length=2, max_length=2, description="[start, end) in that text, in Unicode code points; for something "
+                                  "missing, the whole text it should be in")  # fmt: skip
+    text: str
+    detail: str
+
+
+class Review(BaseModel):
+    checks: list[CheckFinding] = Field(default_factory=list, description="what an editor should look at")
+    review: Literal["ok", "needs_review"] = Field("ok", description="needs_review: at least one finding")
+
+
 class ArticleMeta(BaseModel):
     source_lang: str = Field(description="FLORES-200 code of the article's language (named or detected)")
     language_detection: LanguageDetection | None = Field(
@@ -144,6 +190,9 @@ class ArticleMeta(BaseModel):
     truncated: bool = Field(description="true when the lead policy summarized only the first 512 tokens")
     timings_ms: Timings
     cache: CacheUse
+    checks: list[CheckFinding] = Field(default_factory=list, description="the checks' findings (README: Editorial "
+                                       "checks)")  # fmt: skip
+    review: Literal["ok", "needs_review"] = Field("ok", description="needs_review: at least one finding")
 
 
 class Translation(BaseModel):
@@ -166,7 +215,7 @@ class SummarizeBatchOut(BaseModel):
     results: list[ArticleOut]
 
 
-class TranslateRequest(Strict):
+class TranslateRequest(WithGlossary):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"text": _SEED_TEXT.splitlines()[0], "source_lang": "hin_Deva"}]},
@@ -191,6 +240,7 @@ class TranslationOut(BaseModel):
     translation: str
     paragraphs: list[str]
     html: str | None = None
+    meta: Review | None = Field(None, description="the checks' findings on this translation, and the verdict")
 
 
 class TranslateOut(BaseModel):
@@ -198,8 +248,44 @@ class TranslateOut(BaseModel):
     paragraphs: list[str] | None = Field(None, description="set for the 'text' form")
     translations: list[TranslationOut] | None = Field(None, description="set for the 'texts' form, in order")
     html: str | None = Field(None, description="format html, 'text' form: the document in English")
+    meta: Review | None = Field(None, description="'text' form: the checks' findings and the verdict")
     source_lang: str
     target_lang: str
+
+
+class SummaryIn(Strict):
+    hi: Text | None = None
+    en: Text | None = None
+
+
+class CheckRequest(WithGlossary):
+    """An article and its translation and/or summaries (an editor's own post-edit) to check."""
+
+    source: Text = Field(..., min_length=1, description="the article (at most MAX_ARTICLE_CHARS)")
+    translation: Text | None = Field(None, description="its English translation, paragraphs on their own lines")
+    summary: SummaryIn | None = None
+
+
+class GlossaryIn(Strict):
+    entries: list[GlossaryEntry]
+
+
+class GlossaryInfo(BaseModel):
+    name: str
+    version: str = Field(description="changes whenever the entries do")
+    entry_count: int
+    updated: float = Field(description="Unix time of the last PUT")
+
+
+class GlossaryOut(BaseModel):
+    name: str
+    version: str
+    entries: list[GlossaryEntry]
+    updated: float
+
+
+class GlossaryList(BaseModel):
+    glossaries: list[GlossaryInfo]
 
 
 class ErrorBody(BaseModel):

@@ -46,7 +46,8 @@ def _check_translation(source, translation, paragraphs, glossary: Glossary, name
             found += surface.check_untranslated(masked, where)
             found += surface.check_placeholders(unit_source, output, where)
             found += numbers.check_translation(surface.masked(unit_source), masked, where)
-            found += check_names(names, masked, where, "warning", "the source", lower_words)
+            if names is not None:
+                found += check_names(names, masked, where, "warning", "the source", lower_words)
             found += surface.check_repetition(output, where, source=unit_source)
             found += surface.check_length(unit_source, output, where)
             if glossary:
@@ -55,20 +56,22 @@ def _check_translation(source, translation, paragraphs, glossary: Glossary, name
     return findings
 
 
-def _check_summary(source, english, summary: dict, glossary: Glossary, names: SourceNames) -> list[Finding]:
+def _check_summary(source, english, summary: dict, glossary: Glossary, names: SourceNames | None,
+                   devanagari: bool = True) -> list[Finding]:  # fmt: skip
     """A summary's figures must be the article's (the source's, or its translation's); its English names must be
     in the source or the translation."""
     findings = []
     supported = numbers.keys_of(surface.masked(source))
     if english:
         supported |= numbers.keys_of(surface.masked(english))
-    hindi, english_summary = summary.get("hi"), summary.get("en")
-    if hindi is not None:
-        where = "summary.hi"
-        findings += surface.check_empty(source, hindi, where)
-        findings += surface.check_artifacts(hindi, where)
-        findings += surface.check_repetition(hindi, where, source=source)
-        findings += numbers.check_summary(supported, surface.masked(hindi), where)
+    native_key = next((key for key in summary if key != "en"), None)  # the summary in the article's language
+    native, english_summary = summary.get(native_key), summary.get("en")
+    if native is not None:
+        where = f"summary.{native_key}"
+        findings += surface.check_empty(source, native, where)
+        findings += surface.check_artifacts(native, where)
+        findings += surface.check_repetition(native, where, source=source)
+        findings += numbers.check_summary(supported, surface.masked(native), where)
     if english_summary is not None:
         where = "summary.en"
         findings += surface.check_empty(source, english_summary, where)
@@ -77,12 +80,13 @@ def _check_summary(source, english, summary: dict, glossary: Glossary, names: So
         findings += surface.check_untranslated(masked, where)
         findings += surface.check_repetition(english_summary, where, source=source)
         findings += numbers.check_summary(supported, masked, where)
-        article = "the article" + (" or its translation" if english else "")
-        lower_words = lower_case_words(english_summary + "\n" + (english or ""))
-        names = names.including(english) if english else names
-        findings += check_names(names, masked, where, "error", article, lower_words)
-        if glossary and hindi:  # the English summary is a translation of the Hindi one
-            findings += check_glossary(glossary, hindi, english_summary, where)
+        if names is not None and (devanagari or english):  # other scripts: the names of the translation only
+            article = "the article" + (" or its translation" if english else "")
+            lower_words = lower_case_words(english_summary + "\n" + (english or ""))
+            names = names.including(english) if english else names
+            findings += check_names(names, masked, where, "error", article, lower_words)
+        if glossary and native:  # the English summary is a translation of the native one
+            findings += check_glossary(glossary, native, english_summary, where)
     return findings
 
 
@@ -92,8 +96,12 @@ def run_checks(
     paragraphs: list[str] | None = None,
     summary: dict[str, str | None] | None = None,
     glossary=(),
+    lang: str = "hin_Deva",
 ) -> Report:
-    """Check a translation (the whole text, its paragraphs, or both) and a summary ({"hi", "en"}) of ``source``.
+    """Check a translation (the whole text, its paragraphs, or both) and a summary ({"hi", "en"}: the summary in the
+    article's language under its ISO code, and the English one) of ``source``, written in ``lang`` (FLORES-200).
+    The name check reads Devanagari sources only (its romanizer and variants are Hindi's): in other scripts a
+    translation's names are not checked, and a summary's are looked up in the translation alone.
 
     ``glossary``: (source term, target) pairs. Findings are located in the texts as given: ``translation.paragraphs[i]``
     where the paragraphs pair with the source's, else ``translation``.
@@ -101,11 +109,14 @@ def run_checks(
     glossary = Glossary(glossary)
     findings = []
     english = translation if translation is not None else "\n".join(paragraphs) if paragraphs is not None else None
-    names = SourceNames(source) if english is not None or (summary or {}).get("en") is not None else None
+    devanagari = lang.endswith("_Deva")
+    wants_names = english is not None or (summary or {}).get("en") is not None
+    names = SourceNames(source if devanagari else "") if wants_names else None
     if english is not None:
-        findings += _check_translation(source, translation, paragraphs, glossary, names, english)
+        findings += _check_translation(source, translation, paragraphs, glossary, names if devanagari else None,
+                                       english)  # fmt: skip
     if summary:
-        findings += _check_summary(source, english, summary, glossary, names)
+        findings += _check_summary(source, english, summary, glossary, names, devanagari)
     return Report(findings)
 
 

@@ -114,10 +114,22 @@ def _placeholder_spellings(n: int) -> list[str]:
 
 @dataclass
 class PreparedSentence:
-    """A source line ready for the tokenizer, and what post-processing needs to restore its placeholders."""
+    """A source line ready for the tokenizer, and what post-processing needs to restore its placeholders; ``terms``:
+    the glossary's targets among them, with the source term each stands for as written."""
 
     text: str
     placeholders: dict[str, str] = field(default_factory=dict)
+    terms: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LostTerm:
+    """A glossary term whose placeholder the model dropped: the English of its sentence (or of the part of an
+    over-long one) lacks its target."""
+
+    english: str
+    term: str
+    target: str
 
 
 def normalize_punctuation(text: str) -> str:
@@ -127,30 +139,43 @@ def normalize_punctuation(text: str) -> str:
 
 
 def protect_entities(text: str) -> tuple[str, dict[str, str]]:
-    """Replace e-mails, URLs, long numbers and handles by <ID1>, <ID2>, … and return the restoring map.
+    """Replace e-mails, URLs, long numbers and handles by <ID1>, <ID2>, … and return the restoring map."""
+    return protect(text)[:2]
+
+
+def protect(text: str, glossary=None) -> tuple[str, dict[str, str], dict[str, str]]:
+    """``protect_entities``, and with ``glossary`` (an object whose ``matches(text)`` gives the (start, end, target)
+    of its terms, longest match first: ``service.checks.glossary.Glossary``) its terms are replaced first, and
+    restored as their targets: the model was trained to carry ``<IDn>`` through, so a term comes out as the glossary
+    says. Returns (text, restoring map, {target: the source term as written} of the glossary's terms found).
 
     Each pattern's matches are replaced in one pass over the text. Upstream calls ``str.replace`` once per distinct
     match, which also replaces the same characters where they are not a match (inside a longer number, say) and costs
     time proportional to the text times the number of matches.
     """
     placeholders: dict[str, str] = {}
-    serials: dict[str, int] = {}
-    for find, keep in _PROTECTED:
+    serials: dict[str, int] = {}  # restored text → its placeholder's number
+    terms: dict[str, str] = {}
+    finders = ((glossary.matches, lambda m: True),) if glossary else ()
+    for find, keep in finders + _PROTECTED:
         pieces, last = [], 0
-        for start, end in find(text):
+        for start, end, *target in find(text):  # an entity's span, or a term's with its target
             match = text[start:end]
             if not keep(match):
                 continue
-            if match not in serials:
-                serials[match] = serial = len(serials) + 1
+            original = target[0] if target else match
+            if target:
+                terms.setdefault(original, match)
+            if original not in serials:
+                serials[original] = serial = len(serials) + 1
                 for spelling in _placeholder_spellings(serial):
-                    placeholders[spelling] = match
-            pieces += [text[last:start], f"<ID{serials[match]}>"]
+                    placeholders[spelling] = original
+            pieces += [text[last:start], f"<ID{serials[original]}>"]
             last = end
         if pieces:
             text = "".join(pieces) + text[last:]
     text = _WHITESPACE.sub(" ", text).replace(">/", ">").replace("]/", "]")
-    return text, placeholders
+    return text, placeholders, terms
 
 
 @lru_cache(maxsize=None)
@@ -180,23 +205,63 @@ def check_language_pair(src_lang: str, tgt_lang: str = TARGET_LANG) -> None:
         raise ValueError(f"unsupported language pair {src_lang}→{tgt_lang}; supported: {supported}")
 
 
-def preprocess(sentence: str, src_lang: str = "hin_Deva", tgt_lang: str = TARGET_LANG) -> PreparedSentence:
-    """One raw source sentence → the tagged, tokenized line IndicTrans2 was trained on."""
+def preprocess(
+    sentence: str, src_lang: str = "hin_Deva", tgt_lang: str = TARGET_LANG, glossary=None
+) -> PreparedSentence:
+    """One raw source sentence → the tagged, tokenized line IndicTrans2 was trained on; with ``glossary`` its terms
+    are placeholders (``protect``)."""
     check_language_pair(src_lang, tgt_lang)
     iso = FLORES_TO_ISO[src_lang]
     text = normalize_punctuation(sentence).translate(_DIGITS)
-    text, placeholders = protect_entities(text)
+    text, placeholders, terms = protect(text, glossary)
     normalized = _normalizer(iso).normalize(text.strip())
     # indic-nlp's Urdu tokenizer (one character class, linear) for Perso-Arabic; its Indic one, made linear, else.
     tokens = indic_tokenize.trivial_tokenize_urdu(normalized) if iso == "ur" else trivial_tokenize(normalized)
     text = " ".join(tokens)
     if src_lang.split("_")[1] not in _UNTRANSLITERATED_SCRIPTS:
         text = _transliterator.transliterate(text, iso, "hi").replace(" ् ", "्")
-    return PreparedSentence(f"{src_lang} {tgt_lang} {text.strip()}", placeholders)
+    return PreparedSentence(f"{src_lang} {tgt_lang} {text.strip()}", placeholders, terms)
+
+
+# A placeholder the model wrote in a way none of the spellings above has (``<ID 1>``, ``(ID1)``, ``<id1``): a
+# bracket on at least one side, so a plain "ID 1" in the text is left alone.
+_MANGLED_PLACEHOLDER = compile_linear(r"[<\[(] ?[Ii][Dd] ?([0-9]{1,4}) ?[>\])]?|[Ii][Dd] ?([0-9]{1,4}) ?[>\])]")
+_SLOT = compile_linear("\ue000([0-9]+)\ue001")  # a placeholder found, while the others are looked for
+
+
+def restore(decoded: str, placeholders: dict[str, str] | None = None) -> tuple[str, set[str]]:
+    """Model output (sentencepiece-decoded English) → final English: placeholders restored, detokenized; and the
+    originals that were put back (a placeholder the model dropped is missing from them).
+
+    Each placeholder is first marked with a private-use slot and only then replaced by what it stands for, so a
+    restored text (a glossary target) is never read as another placeholder's spelling.
+    """
+    placeholders = placeholders or {}
+    originals = list(dict.fromkeys(placeholders.values()))
+    slot_of = {original: f"\ue000{i}\ue001" for i, original in enumerate(originals)}
+    for spelling, original in placeholders.items():
+        if spelling in decoded:
+            decoded = decoded.replace(spelling, slot_of[original])
+
+    def mangled(match) -> str:
+        original = placeholders.get(f"<ID{int(match.group(1) or match.group(2))}>")
+        return match.group() if original is None else slot_of[original]
+
+    if placeholders:
+        decoded = _MANGLED_PLACEHOLDER.sub(mangled, decoded)
+    put_back = set()
+
+    def fill(match) -> str:
+        index = int(match.group(1))
+        if index >= len(originals):  # not one of ours (the model's own private-use characters)
+            return match.group()
+        put_back.add(originals[index])
+        return originals[index]
+
+    decoded = _SLOT.sub(fill, decoded)
+    return _detokenizer.detokenize(decoded.split(" ")), put_back
 
 
 def postprocess(decoded: str, placeholders: dict[str, str] | None = None) -> str:
     """Model output (sentencepiece-decoded English) → final English: placeholders restored, detokenized."""
-    for spelling, original in (placeholders or {}).items():
-        decoded = decoded.replace(spelling, original)
-    return _detokenizer.detokenize(decoded.split(" "))
+    return restore(decoded, placeholders)[0]

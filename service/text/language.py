@@ -14,7 +14,7 @@ languages share a script it looks closer, in this order:
    language's function words overrule the library's pick when they are at least ``MIN_MARKER_SHARE`` of the text's
    words, at least ``MIN_MARKER_WORDS`` of them, and more than the pick's own. A tie-break, not a model: short texts
    in these languages (a sentence or two) may be taken for their neighbours. The library's own languages' words
-   are only compared against: they never overrule its pick.
+   overrule its pick only when it is unsure (below ``UNSURE_PICK``: a headline of a few words).
 
 Only the first ``sample_chars`` characters are read (``LANGUAGE_SAMPLE_CHARS``): a news article does not change
 language half-way, and the cost of detection stays bounded whatever the article's length. A language the caller names
@@ -139,6 +139,7 @@ MIN_SCRIPT_SHARE = 0.2  # a served script must hold this share of the letters (c
 MIN_LETTER_SHARE = 0.01  # distinctive letters decide from this share of their script's letters (not a quoted word)
 MIN_MARKER_SHARE = 0.06  # function words decide once they are this share of the words (and beat the library's pick)
 MIN_MARKER_WORDS = 2  # and at least this many: one chance ending in a short text is no evidence
+UNSURE_PICK = 0.6  # below this probability the library's pick is a guess: function words of any language decide
 
 _SCRIPT_OF = regex.compile("|".join(f"(?P<{code}>\\p{{Script={name}}})" for code, name in SCRIPTS.items()))
 _WORD = regex.compile(r"[\p{L}\p{M}]+")
@@ -268,16 +269,19 @@ def _function_words(sample: str, script: str, lang: str, probability: float) -> 
         for code, (vocabulary, endings) in _MARKERS.items()
         if LANGUAGES[code].script == script
     }
-    # Only languages the library cannot tell (and Konkani) may overrule it: Hindi's हो and ले are Nepali words too,
-    # and a short Hindi text rich in them is still the library's Hindi.
+    # Only languages the library cannot tell (and Konkani) may overrule a confident pick: Hindi's हो and ले are Nepali
+    # words too, and a short Hindi text rich in them is still the library's Hindi. An unsure pick (a headline of five
+    # words) is overruled by any language's words, one of them enough.
+    unsure = probability < UNSURE_PICK
     library = set(_LIBRARY_CODES.get(script, {}).values()) - {"gom_Deva"}
-    challengers = {code: n for code, n in hits.items() if code not in library}
+    challengers = {code: n for code, n in hits.items() if unsure or code not in library}
     if not challengers:
         return lang, probability
     best = max(challengers, key=challengers.get)
     share = hits[best] / max(len(words), 1)
-    if best != lang and hits[best] >= MIN_MARKER_WORDS and share >= MIN_MARKER_SHARE and hits[best] > hits.get(lang, 0):
-        return best, hits[best] / (hits[best] + hits.get(lang, 0))
+    enough = 1 if unsure else MIN_MARKER_WORDS
+    if best != lang and hits[best] >= enough and share >= MIN_MARKER_SHARE and hits[best] > hits.get(lang, 0):
+        return best, hits[best] / (hits[best] + hits.get(lang, 0) + 1)  # one word is not certainty
     return lang, probability
 
 

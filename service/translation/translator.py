@@ -5,14 +5,14 @@
 that sentences of every request in flight share a batch.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..engine.decoding import generate
 from ..engine.padding import pad_rows
-from ..text.indic_processing import postprocess, preprocess
+from ..text.indic_processing import LostTerm, preprocess, restore
 from ..text.splitting import split_to_fit
 from ..workers import Deadline
 from .tokenizer import IndicTransTokenizer
@@ -20,11 +20,13 @@ from .tokenizer import IndicTransTokenizer
 
 @dataclass
 class TranslationPiece:
-    """One model input: a sentence, or a part of an over-long one, tokenized, with its placeholder map."""
+    """One model input: a sentence, or a part of an over-long one, tokenized, with its placeholder map and the
+    glossary terms among its placeholders ({target: the term as written})."""
 
     sentence_index: int
     input_ids: list[int]
     placeholders: dict[str, str]
+    terms: dict[str, str] = field(default_factory=dict)
 
 
 class Translator:
@@ -42,30 +44,31 @@ class Translator:
     def device(self) -> torch.device:
         return self.model.device
 
-    def _encode(self, text: str, src_lang: str):
-        prepared = preprocess(text, src_lang)
-        return self.tokenizer.encode_source(prepared.text), prepared.placeholders
+    def _encode(self, text: str, src_lang: str, glossary=None):
+        prepared = preprocess(text, src_lang, glossary=glossary)
+        return self.tokenizer.encode_source(prepared.text), prepared.placeholders, prepared.terms
 
     def prepare(
-        self, sentences: list[str], src_lang: str = "hin_Deva", deadline: Deadline | None = None
+        self, sentences: list[str], src_lang: str = "hin_Deva", deadline: Deadline | None = None, glossary=None
     ) -> list[TranslationPiece]:
         """Pre-process and tokenize; a sentence over the source limit becomes several pieces, never a cut one. The
-        deadline is checked between sentences and between the trial splits of an over-long one."""
+        deadline is checked between sentences and between the trial splits of an over-long one. ``glossary``
+        (``service.checks.glossary.Glossary``): its terms become placeholders that come back as their targets."""
         deadline = deadline or Deadline()
         pieces = []
         for index, sentence in enumerate(sentences):
             deadline.check()
-            ids, placeholders = self._encode(sentence, src_lang)
+            ids, placeholders, terms = self._encode(sentence, src_lang, glossary)
             if len(ids) <= self.max_source_tokens:
-                pieces.append(TranslationPiece(index, ids, placeholders))
+                pieces.append(TranslationPiece(index, ids, placeholders, terms))
                 continue
 
             def fits(part: str) -> bool:
                 deadline.check()
-                return len(self._encode(part, src_lang)[0]) <= self.max_source_tokens
+                return len(self._encode(part, src_lang, glossary)[0]) <= self.max_source_tokens
 
             for part in split_to_fit(sentence, fits):
-                pieces.append(TranslationPiece(index, *self._encode(part, src_lang)))
+                pieces.append(TranslationPiece(index, *self._encode(part, src_lang, glossary)))
         return pieces
 
     @torch.inference_mode()
@@ -81,14 +84,23 @@ class Translator:
 
     @staticmethod
     def finish(
-        pieces: list[TranslationPiece], decoded: list[str], sentence_count: int, deadline: Deadline | None = None
+        pieces: list[TranslationPiece],
+        decoded: list[str],
+        sentence_count: int,
+        deadline: Deadline | None = None,
+        lost: list[LostTerm] | None = None,
     ) -> list[str]:
-        """Restore placeholders, detokenize, and glue the pieces of split sentences back together."""
+        """Restore placeholders, detokenize, and glue the pieces of split sentences back together. A glossary term
+        the model dropped is added to ``lost`` (a mangled placeholder was repaired by ``restore``)."""
         deadline = deadline or Deadline()
         parts: list[list[str]] = [[] for _ in range(sentence_count)]
         for piece, text in zip(pieces, decoded, strict=True):
             deadline.check()
-            parts[piece.sentence_index].append(postprocess(text, piece.placeholders))
+            english, put_back = restore(text, piece.placeholders)
+            parts[piece.sentence_index].append(english)
+            if lost is not None:
+                lost += [LostTerm(english, term, target) for target, term in piece.terms.items()
+                         if target not in put_back]  # fmt: skip
         return [" ".join(p) for p in parts]
 
     def translate(self, sentences: list[str], src_lang: str = "hin_Deva", batch_size: int = 16) -> list[str]:

@@ -1,5 +1,6 @@
 // The post editor's panel: "Summarize & translate" submits a job; the panel then asks for its state every two
-// seconds and shows the results when the service's webhook has stored them. Nobody waits on a long call.
+// seconds and shows the results when the service's webhook has stored them. Nobody waits on a long call. The
+// service's checks are shown as "needs review" with their findings; a held result is stored when "Accept" is pressed.
 (function () {
   "use strict";
   var panel = document.getElementById("hns-panel");
@@ -7,6 +8,8 @@
   var button = document.getElementById("hns-run");
   var state = document.getElementById("hns-state");
   var error = document.getElementById("hns-error");
+  var review = document.getElementById("hns-review");
+  var accept = document.getElementById("hns-accept");
 
   function call(action) {
     var form = new FormData();
@@ -28,6 +31,17 @@
     ["summary_native", "summary_en", "translation_en"].forEach(function (key) {
       document.getElementById("hns-" + key).textContent = data[key];
     });
+    review.hidden = !data.review;
+    review.dataset.review = data.review;
+    document.getElementById("hns-review-words").textContent = data.review_words;
+    var list = document.getElementById("hns-findings");
+    list.replaceChildren();
+    data.checks.forEach(function (f) {
+      var item = document.createElement("li");
+      item.textContent = f.check + " (" + f.severity + ") in " + f.where + (f.text ? ' "' + f.text + '"' : "") + ": " + f.detail;
+      list.append(item);
+    });
+    accept.hidden = !data.held;
     if (data.state === "queued") setTimeout(function () { call("hns_status").then(show).catch(fail); }, 2000);
     else button.disabled = false;
   }
@@ -42,6 +56,11 @@
     button.disabled = true;
     error.hidden = true;
     call("hns_summarize").then(show).catch(fail);
+  });
+  accept.addEventListener("click", function () {
+    accept.disabled = true;
+    error.hidden = true;
+    call("hns_accept").then(show).catch(fail).then(function () { accept.disabled = false; });
   });
   if (state.dataset.state === "queued") call("hns_status").then(show).catch(fail); // a job from publishing
 })();

@@ -1,8 +1,8 @@
 <?php
 /**
  * Plugin Name: Hindi News Summarizer
- * Description: "Summarize & translate" for Hindi and other Indian-language posts: English translation (HTML kept) and summaries in the post's language and in English from the newsroom's summarization service, stored as post meta. The post's language is the site's, a per-post choice, or detected by the service. Asynchronous: a job per publish or update, its result delivered to a signed webhook.
- * Version: 0.2.0
+ * Description: "Summarize & translate" for Hindi and other Indian-language posts: English translation (HTML kept) and summaries in the post's language and in English from the newsroom's summarization service, stored as post meta, with the service's review of each result. The post's language is the site's, a per-post choice, or detected by the service. Asynchronous: a job per publish or update, its result delivered to a signed webhook.
+ * Version: 0.3.0
  * Requires PHP: 7.4
  * License: MIT
  */
@@ -44,13 +44,14 @@ const HNS_LANGUAGES = array(
     'urd_Arab' => array('ur', 'Urdu'),
 );
 const HNS_SUBMIT_TIMEOUT = 10; // seconds: submitting a job is quick; nobody waits for the work itself
+const HNS_MAX_FINDINGS_SHOWN = 50; // the service lists at most SUMMARIZER_MAX_FINDINGS per result; this is the panel's own cap
 
 /** Settings with defaults. The API key and the webhook secret stay on the server: never printed into a page. */
 function hns_settings() {
     $saved = get_option(HNS_OPTION, array());
     return wp_parse_args(is_array($saved) ? $saved : array(),
                          array('url' => '', 'api_key' => '', 'webhook_secret' => '', 'timeout' => 120,
-                               'language' => 'site'));
+                               'language' => 'site', 'hold' => 0));
 }
 
 // --- settings page (Settings → Hindi News Summarizer), administrators only -------------------------------------
@@ -75,6 +76,7 @@ function hns_sanitize_settings($input) {
         'webhook_secret' => $kept('webhook_secret'),
         'timeout' => max(5, min(600, (int) ($input['timeout'] ?? 120))),
         'language' => hns_language_choice($input['language'] ?? 'site', array('site', 'detect')) ?? 'site',
+        'hold' => empty($input['hold']) ? 0 : 1,
     );
 }
 
@@ -149,6 +151,12 @@ function hns_settings_page() {
                   hns_language_options(array('site' => 'The site\'s language (' . ($site ? HNS_LANGUAGES[$site][1] : 'not served: detected') . ')',
                                              'detect' => 'Detected per post by the service'), $s['language']); ?></select>
                   <p class="description">Each post may choose its own in its "Summarize &amp; translate" panel.</p></td></tr>
+          <tr><th scope="row">Review</th>
+              <td><label><input id="hns-hold" type="checkbox" name="<?php echo esc_attr(HNS_OPTION); ?>[hold]" value="1"
+                         <?php checked($s['hold'], 1); ?>> Hold results that need review until an editor accepts them</label>
+                  <p class="description">The service checks every result (figures, names, links, glossary terms). With this
+                  set, a result it flags is shown in the post's panel but not stored as the post's summary meta until an
+                  editor presses "Accept".</p></td></tr>
         </table>
         <?php submit_button(); ?>
       </form>
@@ -172,10 +180,17 @@ function hns_meta_box($post) {
     echo '<div id="hns-error" class="notice notice-error inline" hidden></div>';
     echo '<p id="hns-state" role="status" aria-live="polite" data-state="' . esc_attr(get_post_meta($post->ID, '_hns_state', true)) . '">'
         . esc_html(hns_state_words($post->ID)) . '</p>';
-    $read_as = get_post_meta($post->ID, 'source_lang', true);
+    $read_as = $status['source_lang'];
     $native = isset(HNS_LANGUAGES[$read_as]) ? HNS_LANGUAGES[$read_as][1] . ' summary' : 'Summary in the post\'s language';
+    echo '<div id="hns-review"' . ($status['review'] === '' ? ' hidden' : '') . ' data-review="' . esc_attr($status['review']) . '">'
+        . '<p><strong id="hns-review-words">' . esc_html(hns_review_words($status)) . '</strong></p><ul id="hns-findings">';
+    foreach ($status['checks'] as $finding) {
+        echo '<li>' . esc_html(hns_finding_words($finding)) . '</li>';
+    }
+    echo '</ul><p><button type="button" class="button" id="hns-accept"' . ($status['held'] ? '' : ' hidden')
+        . '>Accept and store the summaries</button></p></div>';
     foreach (array('summary_native' => $native, 'summary_en' => 'English summary', 'translation_en' => 'English translation') as $key => $label) {
-        $value = get_post_meta($post->ID, $key, true);
+        $value = $status[$key];
         echo '<p><strong>' . esc_html($label) . '</strong></p><div id="hns-' . esc_attr($key) . '" style="white-space:pre-wrap">' . esc_html($value) . '</div>';
     }
     echo '</div>';
@@ -185,18 +200,52 @@ function hns_meta_box($post) {
 function hns_state_words($post_id) {
     $state = get_post_meta($post_id, '_hns_state', true);
     $words = array('queued' => 'Summaries are being made; they appear here when ready.',
-                   'done' => 'Summaries are up to date.', '' => 'No summary yet.');
+                   'done' => 'Summaries are up to date.', '' => 'No summary yet.',
+                   'held' => 'Summaries are ready but held: they need review. Read the findings, then accept them.');
     if ($state === 'error') {
         return 'The last request failed: ' . get_post_meta($post_id, '_hns_error', true);
     }
     return $words[$state] ?? '';
 }
 
+/** The service's verdict on the latest result, in an editor's words ('' before any result). */
+function hns_review_words($status) {
+    if ($status['review'] === 'needs_review') {
+        $count = count($status['checks']);
+        return 'Needs review: ' . $count . ' finding' . ($count === 1 ? '' : 's') . ($status['held'] ? ' (held until accepted)' : '') . '.';
+    }
+    return $status['review'] === 'ok' ? 'The checks found nothing to look at (read it anyway).' : '';
+}
+
+/** One finding as a line: what, where, the text, why. */
+function hns_finding_words($finding) {
+    $text = $finding['text'] !== '' ? ' "' . $finding['text'] . '"' : '';
+    return $finding['check'] . ' (' . $finding['severity'] . ') in ' . $finding['where'] . $text . ': ' . $finding['detail'];
+}
+
+/** The findings of a webhook's result as the plugin keeps them: known fields only, plain text, bounded. */
+function hns_clean_findings($checks) {
+    $kept = array();
+    foreach (is_array($checks) ? array_slice($checks, 0, HNS_MAX_FINDINGS_SHOWN) : array() as $finding) {
+        if (!is_array($finding)) {
+            continue;
+        }
+        $kept[] = array(
+            'check' => sanitize_key((string) ($finding['check'] ?? '')),
+            'severity' => ($finding['severity'] ?? '') === 'error' ? 'error' : 'warning',
+            'where' => sanitize_text_field((string) ($finding['where'] ?? '')),
+            'text' => sanitize_text_field((string) ($finding['text'] ?? '')),
+            'detail' => sanitize_text_field((string) ($finding['detail'] ?? '')),
+        );
+    }
+    return $kept;
+}
+
 add_action('admin_enqueue_scripts', function ($hook) {
     if ($hook !== 'post.php' && $hook !== 'post-new.php') {
         return;
     }
-    wp_enqueue_script('hns-editor', plugins_url('editor.js', __FILE__), array(), '0.1.0', true);
+    wp_enqueue_script('hns-editor', plugins_url('editor.js', __FILE__), array(), '0.3.0', true);
     wp_localize_script('hns-editor', 'hnsConfig', array('ajaxUrl' => admin_url('admin-ajax.php')));
 });
 
@@ -296,13 +345,43 @@ add_action('wp_ajax_hns_status', function () {
     wp_send_json_success(hns_status_of($post->ID));
 });
 
+/**
+ * Where the post stands, for the panel: the state, the review and its findings, and the results (the held ones while
+ * a result waits for an editor's acceptance).
+ */
 function hns_status_of($post_id) {
-    $status = array('state' => (string) get_post_meta($post_id, '_hns_state', true), 'words' => hns_state_words($post_id));
+    $held = get_post_meta($post_id, '_hns_held', true);
+    $checks = get_post_meta($post_id, '_hns_checks', true);
+    $status = array('state' => (string) get_post_meta($post_id, '_hns_state', true), 'words' => hns_state_words($post_id),
+                    'review' => (string) get_post_meta($post_id, '_hns_review', true),
+                    'checks' => is_array($checks) ? $checks : array(), 'held' => is_array($held));
     foreach (HNS_META as $key) {
-        $status[$key] = (string) get_post_meta($post_id, $key, true);
+        $status[$key] = is_array($held) ? (string) ($held[$key] ?? '') : (string) get_post_meta($post_id, $key, true);
     }
+    $status['review_words'] = hns_review_words($status);
     return $status;
 }
+
+/** Store a result's values as the post's meta (the summary meta a theme shows). */
+function hns_store_values($post_id, $values) {
+    foreach ($values as $key => $value) {
+        update_post_meta($post_id, $key, wp_slash($value));
+    }
+}
+
+/** "Accept" in the panel: a held result becomes the post's meta. */
+add_action('wp_ajax_hns_accept', function () {
+    $post = hns_ajax_post();
+    $held = get_post_meta($post->ID, '_hns_held', true);
+    if (!is_array($held)) {
+        wp_send_json_error(array('message' => 'There is no held result to accept (it may have been accepted already).'), 409);
+    }
+    hns_store_values($post->ID, $held);
+    delete_post_meta($post->ID, '_hns_held');
+    update_post_meta($post->ID, '_hns_accepted_by', get_current_user_id());
+    update_post_meta($post->ID, '_hns_state', 'done');
+    wp_send_json_success(hns_status_of($post->ID));
+});
 
 // --- publish and update: a job each (bulk priority); a failure never stops the save ------------------------------
 add_action('transition_post_status', function ($new_status, $old_status, $post) {
@@ -381,10 +460,18 @@ function hns_receive_result(WP_REST_Request $request) {
         'translation_en' => sanitize_textarea_field((string) ($result['translation']['en'] ?? '')),
         'translation_html_en' => wp_kses_post((string) ($result['translation']['html'] ?? '')),
     );
-    foreach ($values as $key => $value) {
-        update_post_meta($post_id, $key, wp_slash($value));
+    $review = ($result['meta']['review'] ?? '') === 'ok' ? 'ok' : 'needs_review'; // no verdict: an editor reads it
+    update_post_meta($post_id, '_hns_review', $review);
+    update_post_meta($post_id, '_hns_checks', wp_slash(hns_clean_findings($result['meta']['checks'] ?? array())));
+    delete_post_meta($post_id, '_hns_accepted_by');
+    if ($review === 'needs_review' && hns_settings()['hold']) {
+        update_post_meta($post_id, '_hns_held', wp_slash($values)); // the post's meta keeps what was accepted before
+        update_post_meta($post_id, '_hns_state', 'held');
+    } else {
+        hns_store_values($post_id, $values);
+        delete_post_meta($post_id, '_hns_held');
+        update_post_meta($post_id, '_hns_state', 'done');
     }
-    update_post_meta($post_id, '_hns_state', 'done');
     delete_post_meta($post_id, '_hns_error');
     return new WP_REST_Response(array('stored' => true), 200);
 }

@@ -55,17 +55,111 @@ function showLanguage(meta) {
   return language;
 }
 
+const CHECK_WORDS = {
+  number: "figure", name: "name", placeholder: "link or handle", untranslated: "untranslated", repetition: "repetition",
+  glossary: "glossary term", artifact: "model artifact", empty: "empty", length: "length", unchecked: "not checked",
+};
+function placeWords(where) {
+  const paragraph = /^translation\.paragraphs\[(\d+)\]$/.exec(where);
+  if (paragraph) return `translation, paragraph ${Number(paragraph[1]) + 1}`;
+  if (where === "summary.en") return "English summary";
+  const summary = /^summary\.(.+)$/.exec(where); // the summary in the article's language, by its ISO code
+  const language = summary && Object.values(LANGUAGES).find((l) => l.iso === summary[1]);
+  return language ? `${language.name} summary` : where;
+}
+
+function reason(finding) {
+  return `${CHECK_WORDS[finding.check] || finding.check}: ${finding.detail}`;
+}
+
+// Writes ``text`` into ``element`` with each finding's span (code points, as the service counts) as a <mark> whose
+// title says why. Spans that overlap one already marked, or that are empty, are only listed, not marked.
+function showMarked(element, text, findings) {
+  const chars = Array.from(text);
+  const spans = findings
+    .filter((f) => f.span[1] > f.span[0] && f.span[1] <= chars.length)
+    .sort((a, b) => a.span[0] - b.span[0]);
+  element.replaceChildren();
+  let at = 0;
+  for (const f of spans) {
+    const [start, end] = f.span;
+    if (start < at) continue;
+    element.append(chars.slice(at, start).join(""));
+    const mark = document.createElement("mark");
+    mark.className = "flag";
+    mark.dataset.check = f.check;
+    mark.dataset.severity = f.severity;
+    mark.title = reason(f);
+    mark.textContent = chars.slice(start, end).join("");
+    element.append(mark);
+    at = end;
+  }
+  element.append(chars.slice(at).join(""));
+}
+
+// A finding on the whole translation, in the coordinates of the paragraph that holds its span (or null).
+function inParagraph(finding, whole, paragraphs) {
+  let from = 0;
+  for (let i = 0; i < paragraphs.length; i++) {
+    const index = whole.indexOf(paragraphs[i], from);
+    if (index < 0) return null;
+    const start = Array.from(whole.slice(0, index)).length;
+    const end = start + Array.from(paragraphs[i]).length;
+    if (finding.span[0] >= start && finding.span[1] <= end) {
+      return [i, { ...finding, span: [finding.span[0] - start, finding.span[1] - start] }];
+    }
+    from = index + paragraphs[i].length;
+  }
+  return null;
+}
+
+function renderReview(result, paragraphs) {
+  const checks = result.meta.checks || [];
+  const needsReview = result.meta.review === "needs_review";
+  $("review").dataset.review = result.meta.review || "ok";
+  $("review-verdict").textContent = needsReview
+    ? `needs review (${checks.length} finding${checks.length === 1 ? "" : "s"})`
+    : "no findings";
+  const list = $("findings");
+  list.replaceChildren();
+  for (const f of checks) {
+    const item = document.createElement("li");
+    item.dataset.check = f.check;
+    const name = document.createElement("span");
+    name.className = "check";
+    name.textContent = `${CHECK_WORDS[f.check] || f.check} (${f.severity})`;
+    item.append(name, ` in the ${placeWords(f.where)}`, f.text ? `: “${f.text}” — ` : " — ", f.detail);
+    list.append(item);
+  }
+  const byPlace = {};
+  const whole = result.translation ? result.translation.en : "";
+  for (const f of checks) {
+    let where = f.where;
+    let finding = f;
+    if (where === "translation") {
+      const found = inParagraph(f, whole, paragraphs);
+      if (!found) continue;
+      where = `translation.paragraphs[${found[0]}]`;
+      finding = found[1];
+    }
+    (byPlace[where] = byPlace[where] || []).push(finding);
+  }
+  return byPlace;
+}
+
 function render(text, result) {
   const language = showLanguage(result.meta);
+  const english = result.translation ? result.translation.paragraphs : [];
+  const flagged = renderReview(result, english);
   const native = result.summary[language.iso];
   $("summary-native-title").textContent = `${language.name} summary`;
   $("summary-hi-text").lang = language.iso;
-  $("summary-hi-text").textContent = native || (result.meta.unavailable_summaries || {})[language.iso] || "—";
-  $("summary-en-text").textContent = result.summary.en || "—";
+  const nativeText = native || (result.meta.unavailable_summaries || {})[language.iso] || "—";
+  showMarked($("summary-hi-text"), nativeText, native ? flagged[`summary.${language.iso}`] || [] : []);
+  showMarked($("summary-en-text"), result.summary.en || "—", flagged["summary.en"] || []);
   const body = $("paragraphs").querySelector("tbody");
   body.replaceChildren();
   const source = text.split(/\n+/).map((p) => p.trim()).filter(Boolean);
-  const english = result.translation ? result.translation.paragraphs : [];
   const rows = Math.max(source.length, english.length);
   for (let i = 0; i < rows; i++) {
     const tr = document.createElement("tr");
@@ -75,7 +169,7 @@ function render(text, result) {
     const en = document.createElement("td");
     en.lang = "en";
     en.className = "english";
-    en.textContent = english[i] || "";
+    showMarked(en, english[i] || "", flagged[`translation.paragraphs[${i}]`] || []);
     tr.append(hi, en);
     body.append(tr);
   }
@@ -128,6 +222,9 @@ async function submit(event) {
     text,
     options: { translate: $("translate").checked, summary_languages: languages, long_article: $("long-article").value },
   };
+  if ($("drop-unsupported").checked) payload.options.on_unsupported = "drop";
+  const glossary = $("glossary").value.trim();
+  if (glossary) payload.options.glossary = glossary;
   setBusy(true);
   try {
     const asJob = $("as-job").checked;
