@@ -180,7 +180,7 @@ def test_archive_on_ray_reports_each_bad_line_as_the_local_command_does(cluster,
     assert done.stdout.strip().splitlines()[-1] == f"done {len(GOOD_IDS)}, failed {failed}, skipped 0"
     assert errors_of(out) == expected_errors(MISTAKES + REFUSED)
     results = [ArticleOut.model_validate_json(row) for row in out.read_text("utf-8").splitlines()]
-    assert sorted(r.id for r in results) == GOOD_IDS and all(r.summary.hi and r.translation.en for r in results)
+    assert sorted(r.id for r in results) == GOOD_IDS and all(r.summary["hi"] and r.translation.en for r in results)
 
 
 def test_archive_on_ray_killed_midway_then_resumed_each_id_once(cluster, tmp_path):
