@@ -5,7 +5,8 @@
   between requests on keep-alive. At most ``max_idle_connections`` are idle, ``max_idle_connections_per_client``
   from one address; above that an idle connection is closed (``IdleConnections``: the oldest of that address, or of
   the address holding the most). An idle connection is closed anyway after ``header_timeout_s`` without a complete
-  head (from opening, or from its previous response).
+  head (from opening, or from its previous response). A connection whose next request already waits in the kernel
+  (sent, not yet read by a busy event loop) is never closed as idle: its client would get a reset and no answer.
 * At most ``max_connections`` requests are in progress (JSON 503 ``busy`` above, ``RequestSlots``); /healthz and
   /readyz are always answered. uvicorn's own limit (a plain-text 503 that counted idle connections) is off.
 * The process asks for its hard descriptor limit and sizes both caps, and how many connections are accepted at a
@@ -19,12 +20,16 @@
 """
 
 import dataclasses
+import fcntl
+import itertools
 import logging
 import os
 import resource
 import signal
 import socket
+import struct
 import sys
+import termios
 import threading
 import time
 from collections import OrderedDict
@@ -39,6 +44,21 @@ CUT_OFF_WAIT_S = 2.0  # after the grace: how long the cut-off requests get to se
 UVICORN_SHUTDOWN_S = 2  # then: uvicorn's own wait for connections to close
 LISTEN_QUEUE = 4096  # connections the kernel holds until accepted (no descriptor each); Linux caps it at somaxconn
 IDLE_CLOSED = "idle connection closed: over the idle connection limit"
+CLOSE_SCAN = 8  # idle connections looked at, oldest first, for one to close (each one costs a system call)
+HEAD_RECHECK_S = 0.5  # a connection whose head timer fired with bytes waiting is looked at again after this
+
+
+def unread_bytes(transport) -> int:
+    """Bytes the kernel holds for this connection that the event loop has not read yet: a request on its way. A
+    connection that looks idle but has them must not be closed: its client has sent a request and would get a reset
+    and no answer (a busy event loop reads late)."""
+    sock = transport.get_extra_info("socket") if hasattr(transport, "get_extra_info") else None
+    if sock is None:
+        return 0
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+    except (OSError, ValueError):  # closed meanwhile (fileno -1), or not a socket
+        return 0
 
 
 class IdleConnections:
@@ -62,10 +82,10 @@ class IdleConnections:
         theirs[connection] = None
         self._moved(client, len(theirs) - 1, len(theirs))
         if client is not None and len(theirs) > self.max_per_client:
-            self._close(next(iter(theirs)))
+            self._close_oldest(theirs)
         if self._count > self.max_total:
             heaviest = next(iter(self._holding[self._most]))
-            self._close(next(iter(self._by_client[heaviest])))
+            self._close_oldest(self._by_client[heaviest])
 
     def discard(self, connection, client: str | None) -> None:
         theirs = self._by_client.get(client, {})
@@ -88,6 +108,14 @@ class IdleConnections:
             self._most = after
         elif before == self._most and before not in self._holding:
             self._most = after  # counts move one at a time: the next largest is one less
+
+    def _close_oldest(self, theirs: OrderedDict) -> None:
+        """Close the oldest of these idle connections whose client has not sent its next request yet (see
+        ``unread_bytes``); when the oldest few all have, close none: they are about to leave the idle set."""
+        for connection in itertools.islice(theirs, CLOSE_SCAN):
+            if unread_bytes(connection.transport) == 0:
+                self._close(connection)
+                return
 
     def _close(self, connection) -> None:
         self.discard(connection, connection.client_address)
@@ -120,7 +148,11 @@ def guarded_protocol(header_timeout_s: float, idle: IdleConnections) -> type[H11
                 self._head_timer = None
 
         def _head_timed_out(self) -> None:
-            if self._between_requests():
+            if not self._between_requests():
+                return
+            if unread_bytes(self.transport):  # its request arrived while the event loop was busy: read it first
+                self._head_timer = self.loop.call_later(HEAD_RECHECK_S, self._head_timed_out)
+            else:
                 self.transport.close()
 
         def connection_made(self, transport) -> None:
