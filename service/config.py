@@ -141,7 +141,8 @@ class Settings(BaseSettings):
         "keep-alive); above it the oldest idle one is closed",
     )
     max_idle_connections_per_client: int = Field(
-        32, ge=1, description="the same per client address (behind a proxy: at least its keep-alive pool)"
+        128, ge=1, description="the same per client address (at least the largest pool of connections one client "
+        "opens at once: a client's new connections count as idle until their request arrives)"
     )
 
     # --- request limits -------------------------------------------------------------------------------------------

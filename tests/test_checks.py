@@ -205,6 +205,18 @@ def test_titles_institutions_weekdays_months_and_common_words_are_no_names():
     assert names == []
 
 
+def test_an_ordinary_noun_opening_a_sentence_is_no_name():
+    """Cyclone, Astronomer: below the common-word bar, but at the head of a sentence a fairly common English word is
+    an ordinary noun; the same word inside a sentence, and a name at the head of one, are still candidates."""
+    text = ("Cyclone-hit districts saw heavy rain. Astronomer Dr Amitabh Pandey said so. “Landslide warnings stay,” "
+            "officials said.")  # fmt: skip
+    names = [[w for *_, w, is_name in run if is_name] for run in candidates(text, lower_case_words(text))]
+    assert names == [["Amitabh", "Pandey"]]
+    inside = [w for run in candidates("The Cyclone Relief Fund met.", set()) for *_, w, is_name in run if is_name]
+    assert inside == ["Cyclone"]
+    assert candidates("Amitabh Pandey said so.", set())
+
+
 def test_a_summary_name_may_come_from_the_translation():
     source = "प्रधानमंत्री ने आज वाराणसी का दौरा किया।"
     translation = "PM Narendra Modi visited Varanasi today."  # the name is the translator's addition

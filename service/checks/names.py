@@ -37,6 +37,11 @@ _COMMON_ENDINGS = ("tion", "tions", "sion", "sions", "ment", "ments", "ness", "i
 # 3,005, Embassy 9,019, Tiger 14,003; Indian names are rarer (Ali 1,518; Raj 759; Delhi 673; Singh 397; Modi none),
 # a few are not (Ram 5,564, China 3,019, John 6,920): those pass unchecked.
 _COMMON_WORD = 2000
+# A capitalized word that opens a sentence is an ordinary noun more often than a name (Cyclone-hit districts…,
+# Astronomer Dr …): there a word this common in English is taken as ordinary (London is too: a name invented at the
+# head of a sentence may pass).
+_COMMON_AT_SENTENCE_START = 500
+_SENTENCE_ENDS = ".!?\n\"'“‘:;(–—"
 _EXONYMS = {word: {fold(h) for h in hindi.split()} for word, hindi in EXONYMS.items() if " " not in word}
 _HINDI_COMMON = frozenset(fold(w) for w in HINDI_COMMON)
 _VOWELS = frozenset("aeiouy")
@@ -238,13 +243,14 @@ def _frequency(lower: str) -> int:
     return sum(counts[form] for form in forms if form)
 
 
-def _is_ordinary(word: str, lower_words: set[str]) -> bool:
+def _is_ordinary(word: str, lower_words: set[str], opens_sentence: bool = False) -> bool:
     lower = word.lower()
     if lower in ORDINARY or (lower.endswith("s") and lower[:-1] in ORDINARY):
         return True
     if is_acronym(word):
         return False  # only the lexicon's acronyms are ordinary
-    if lower.endswith(_COMMON_ENDINGS) or _frequency(lower) >= _COMMON_WORD:
+    common = _COMMON_AT_SENTENCE_START if opens_sentence else _COMMON_WORD
+    if lower.endswith(_COMMON_ENDINGS) or _frequency(lower) >= common:
         return True
     # a word the text also writes in lower case (Farmers … farmers; a title-case headline)
     return lower in lower_words or lower.rstrip("s") in lower_words or lower + "s" in lower_words
@@ -260,17 +266,21 @@ def candidates(text: str, lower_words: set[str]) -> list[list[tuple[int, int, st
     source (न्यूयॉर्क, श्रीकृष्ण). ``lower_words``: the words the whole output writes in lower case."""
     runs: list[list[tuple[int, int, str, bool]]] = []
     previous_end, joined = -1, False
+    last_visible = ""  # the last character before this token that is not a space (read once: linear)
     for tok in tokens(text):
         word = tok.text
+        gap = text[max(previous_end, 0) : tok.start].rstrip()
+        last_visible = gap[-1] if gap else last_visible
         capitalized = not tok.is_number and word.isascii() and len(word) >= 2 and word[0].isupper()
         if capitalized:
-            entry = (tok.start, tok.end, word, not _is_ordinary(word, lower_words))
+            opens_sentence = not last_visible or last_visible in _SENTENCE_ENDS
+            entry = (tok.start, tok.end, word, not _is_ordinary(word, lower_words, opens_sentence))
             if joined and text[previous_end : tok.start] in (" ", "-"):
                 runs[-1].append(entry)
             else:
                 runs.append([entry])
         joined = capitalized
-        previous_end = tok.end
+        previous_end, last_visible = tok.end, word[-1]
     return [run for run in runs if any(is_name for *_, is_name in run)]
 
 
