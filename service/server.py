@@ -52,7 +52,7 @@ def unread_bytes(transport) -> int:
     """Bytes the kernel holds for this connection that the event loop has not read yet: a request on its way. A
     connection that looks idle but has them must not be closed: its client has sent a request and would get a reset
     and no answer (a busy event loop reads late)."""
-    sock = transport.get_extra_info("socket") if hasattr(transport, "get_extra_info") else None
+    sock = transport.get_extra_info("socket")
     if sock is None:
         return 0
     try:
